@@ -1,0 +1,501 @@
+//! The HTTP client every connector shares: reqwest with rustls, one governor
+//! rate limiter per connector instance (quota from config, tightened by what
+//! the channel says), and backon retries with exponential backoff and jitter
+//! that honour `Retry-After`. Each request runs in a tracing span.
+
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::error::ConnectorError;
+
+/// A request quota: a steady rate and a burst.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests per second on average (fractions allowed, e.g. 0.5).
+    pub per_second: f64,
+    /// How many requests may go at once after a quiet spell.
+    pub burst: u32,
+}
+
+impl RateLimit {
+    fn quota(&self) -> Quota {
+        let per_second = if self.per_second.is_finite() && self.per_second > 0.0 {
+            self.per_second
+        } else {
+            1.0
+        };
+        let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_micros(1));
+        let burst = NonZeroU32::new(self.burst.max(1)).expect("burst is at least one");
+        Quota::with_period(period)
+            .expect("period is positive")
+            .allow_burst(burst)
+    }
+}
+
+/// How often and how patiently a request is retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts after the first.
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 6,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The rate limiter's state, shown by `chansync connectors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateLimitState {
+    pub per_second: f64,
+    pub burst: u32,
+    /// Requests sent so far.
+    pub requests: u64,
+    /// Times a request waited for the limiter.
+    pub waits: u64,
+    /// Times the channel said we were too fast (429 or its own throttle error).
+    pub throttled: u64,
+    /// Times the channel's answers made the client pause before going on.
+    pub pauses: u64,
+    /// How long the channel has asked us to pause from now, if at all.
+    pub paused_ms: u64,
+}
+
+/// The HTTP client of one connector instance.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    client: reqwest::Client,
+    limit: RateLimit,
+    limiter: DefaultDirectRateLimiter,
+    /// Set when the channel asks for a pause; every request waits it out.
+    paused_until: Mutex<Option<Instant>>,
+    retry: RetryPolicy,
+    requests: AtomicU64,
+    waits: AtomicU64,
+    throttled: AtomicU64,
+    pauses: AtomicU64,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("name", &self.inner.name)
+            .field("limit", &self.inner.limit)
+            .finish()
+    }
+}
+
+impl HttpClient {
+    /// A client for connector instance `name` with the given quota.
+    pub fn new(name: &str, limit: RateLimit, timeout: Duration, retry: RetryPolicy) -> Self {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("chansync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the TLS backend initialises");
+        HttpClient {
+            inner: Arc::new(Inner {
+                name: name.to_owned(),
+                client,
+                limit,
+                limiter: RateLimiter::direct(limit.quota()),
+                paused_until: Mutex::new(None),
+                retry,
+                requests: AtomicU64::new(0),
+                waits: AtomicU64::new(0),
+                throttled: AtomicU64::new(0),
+                pauses: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The underlying reqwest client, to build requests with.
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.inner.client
+    }
+
+    /// Makes every request of this connector wait `d` from now (the channel
+    /// said so: a `Retry-After`, an exhausted budget).
+    pub fn pause_for(&self, d: Duration) {
+        let until = Instant::now() + d;
+        self.inner.pauses.fetch_add(1, Ordering::Relaxed);
+        let mut p = self.inner.paused_until.lock().expect("pause lock");
+        if p.is_none_or(|old| old < until) {
+            *p = Some(until);
+        }
+    }
+
+    /// Counts a throttle the channel reported in its own way (not a 429).
+    pub fn note_throttled(&self) {
+        self.inner.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn state(&self) -> RateLimitState {
+        let paused_ms = self
+            .inner
+            .paused_until
+            .lock()
+            .expect("pause lock")
+            .map(|u| u.saturating_duration_since(Instant::now()).as_millis() as u64)
+            .unwrap_or(0);
+        RateLimitState {
+            per_second: self.inner.limit.per_second,
+            burst: self.inner.limit.burst,
+            requests: self.inner.requests.load(Ordering::Relaxed),
+            waits: self.inner.waits.load(Ordering::Relaxed),
+            throttled: self.inner.throttled.load(Ordering::Relaxed),
+            pauses: self.inner.pauses.load(Ordering::Relaxed),
+            paused_ms,
+        }
+    }
+
+    async fn wait_turn(&self) {
+        loop {
+            let until = *self.inner.paused_until.lock().expect("pause lock");
+            match until {
+                Some(u) if u > Instant::now() => {
+                    self.inner.waits.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep_until(u).await;
+                }
+                _ => break,
+            }
+        }
+        if self.inner.limiter.check().is_err() {
+            self.inner.waits.fetch_add(1, Ordering::Relaxed);
+            self.inner.limiter.until_ready().await;
+        }
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs `attempt` under the rate limiter, retrying retryable errors with
+    /// exponential backoff and jitter; a channel-named delay replaces the
+    /// computed one and pauses the whole connector.
+    pub async fn run<T, F, Fut>(&self, op: &str, mut attempt: F) -> Result<T, ConnectorError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ConnectorError>>,
+    {
+        let span = tracing::info_span!("channel_request", connector = %self.inner.name, op);
+        let policy = self.inner.retry;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.max_retries)
+            .with_jitter();
+        let once = || {
+            let fut = attempt();
+            async move {
+                self.wait_turn().await;
+                let result = fut.await;
+                if let Err(ConnectorError::RateLimited { retry_after }) = &result {
+                    self.note_throttled();
+                    self.pause_for(retry_after.unwrap_or(policy.min_delay));
+                }
+                result
+            }
+        };
+        once.retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(ConnectorError::is_retryable)
+            .adjust(|e, computed| match e.retry_after() {
+                // The pause set above already holds every request back; a
+                // short computed delay on top keeps retries spread out.
+                Some(_) => Some(computed.unwrap_or(policy.min_delay).min(policy.min_delay)),
+                None => computed,
+            })
+            .notify(|e, delay| {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "channel request failed, retrying");
+            })
+            .instrument(span.clone())
+            .await
+            .inspect_err(|e| span.in_scope(|| tracing::warn!(error = %e, "channel request gave up")))
+    }
+
+    /// Sends a request, classifying transport errors and HTTP statuses.
+    pub async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        let resp = req.send().await.map_err(transport_error)?;
+        check_status(resp).await
+    }
+
+    /// Sends a request and reads a JSON body.
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ConnectorError> {
+        let resp = self.send(req).await?;
+        read_json(resp).await
+    }
+}
+
+/// Maps a reqwest transport error to what it is.
+pub fn transport_error(e: reqwest::Error) -> ConnectorError {
+    if e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() {
+        ConnectorError::Transient(e.without_url().to_string())
+    } else if e.is_decode() {
+        ConnectorError::InvalidResponse(e.without_url().to_string())
+    } else {
+        ConnectorError::Transient(e.without_url().to_string())
+    }
+}
+
+/// Passes a 2xx through; turns anything else into the error it means.
+pub async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, ConnectorError> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let retry_after = retry_after(resp.headers());
+    let body = resp.text().await.unwrap_or_default();
+    Err(classify(status, retry_after, &body))
+}
+
+/// What an HTTP error status means for retrying.
+pub fn classify(status: StatusCode, retry_after: Option<Duration>, body: &str) -> ConnectorError {
+    let detail = || {
+        let snippet: String = body.chars().take(300).collect();
+        format!("HTTP {status}: {snippet}")
+    };
+    match status.as_u16() {
+        429 => ConnectorError::RateLimited { retry_after },
+        401 | 403 => ConnectorError::Auth(detail()),
+        408 | 425 | 500..=599 => ConnectorError::Transient(detail()),
+        _ => ConnectorError::Permanent(detail()),
+    }
+}
+
+/// Reads a JSON body; a body that does not parse is an invalid response.
+pub async fn read_json<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ConnectorError> {
+    let bytes = resp.bytes().await.map_err(transport_error)?;
+    serde_json::from_slice(&bytes).map_err(|e| ConnectorError::InvalidResponse(e.to_string()))
+}
+
+/// Parses `Retry-After` in both its forms: delta-seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let delta = at.signed_duration_since(chrono::Utc::now());
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Parses a human duration such as `"2m"`, `"30s"` or `"1h 30m"`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration like \"30s\" or \"2m\": {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "2".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert("retry-after", "0.5".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
+        let future = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        h.insert(
+            "retry-after",
+            future.replace("+0000", "GMT").parse().unwrap(),
+        );
+        let d = retry_after(&h).unwrap();
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        assert!(matches!(
+            classify(
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(Duration::from_secs(1)),
+                ""
+            ),
+            ConnectorError::RateLimited {
+                retry_after: Some(_)
+            }
+        ));
+        assert!(classify(StatusCode::BAD_GATEWAY, None, "").is_retryable());
+        assert!(!classify(StatusCode::UNPROCESSABLE_ENTITY, None, "").is_retryable());
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, None, ""),
+            ConnectorError::Auth(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn retries_transient_errors_then_succeeds() {
+        let client = HttpClient::new(
+            "t",
+            RateLimit {
+                per_second: 1000.0,
+                burst: 10,
+            },
+            Duration::from_secs(5),
+            RetryPolicy {
+                max_retries: 3,
+                min_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+            },
+        );
+        let mut calls = 0;
+        let out = client
+            .run("op", || {
+                calls += 1;
+                let n = calls;
+                async move {
+                    if n < 3 {
+                        Err(ConnectorError::Transient("boom".into()))
+                    } else {
+                        Ok(n)
+                    }
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(out, 3);
+        assert_eq!(client.state().requests, 3);
+    }
+
+    #[tokio::test]
+    async fn permanent_errors_are_not_retried() {
+        let client = HttpClient::new(
+            "t",
+            RateLimit {
+                per_second: 1000.0,
+                burst: 10,
+            },
+            Duration::from_secs(5),
+            RetryPolicy {
+                max_retries: 3,
+                min_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+            },
+        );
+        let mut calls = 0;
+        let err = client
+            .run("op", || {
+                calls += 1;
+                async { Err::<(), _>(ConnectorError::Permanent("no".into())) }
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConnectorError::Permanent(_)));
+        assert_eq!(calls, 1);
+    }
+
+    #[tokio::test]
+    async fn a_named_retry_after_pauses_the_connector() {
+        let client = HttpClient::new(
+            "t",
+            RateLimit {
+                per_second: 1000.0,
+                burst: 10,
+            },
+            Duration::from_secs(5),
+            RetryPolicy {
+                max_retries: 2,
+                min_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+            },
+        );
+        let started = Instant::now();
+        let mut calls = 0;
+        let out = client
+            .run("op", || {
+                calls += 1;
+                let n = calls;
+                async move {
+                    if n == 1 {
+                        Err(ConnectorError::RateLimited {
+                            retry_after: Some(Duration::from_millis(300)),
+                        })
+                    } else {
+                        Ok(())
+                    }
+                }
+            })
+            .await;
+        assert!(out.is_ok());
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(client.state().throttled, 1);
+    }
+
+    #[tokio::test]
+    async fn the_limiter_spaces_requests_beyond_the_burst() {
+        let client = HttpClient::new(
+            "t",
+            RateLimit {
+                per_second: 20.0,
+                burst: 2,
+            },
+            Duration::from_secs(5),
+            RetryPolicy::default(),
+        );
+        let started = Instant::now();
+        for _ in 0..6 {
+            client
+                .run("op", || async { Ok::<_, ConnectorError>(()) })
+                .await
+                .unwrap();
+        }
+        // 2 at once, then 4 more at 50ms each.
+        assert!(
+            started.elapsed() >= Duration::from_millis(190),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(client.state().waits >= 4);
+    }
+}

@@ -1,0 +1,17 @@
+//! The chansync connector SDK: the only crate a connector depends on.
+//!
+//! It holds the canonical order model ([`model`]), the capability traits a
+//! connector implements ([`connector`]), what its errors mean ([`error`]), the
+//! shared rate-limited, retrying HTTP client ([`http`]) and webhook signature
+//! helpers ([`webhook`]).
+
+pub mod connector;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod webhook;
+
+pub use async_trait::async_trait;
+pub use connector::*;
+pub use error::{ConfigError, ConnectorError, WebhookError};
+pub use secrecy::{ExposeSecret, SecretString};
