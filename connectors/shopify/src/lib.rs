@@ -1,0 +1,201 @@
+//! The Shopify connector: polls orders from the GraphQL Admin API with
+//! cost-based throttling, verifies and parses `orders/*` webhooks, and maps
+//! both shapes to the canonical order. `sim` is the channel's simulator.
+
+pub mod client;
+pub mod graphql;
+pub mod normalize;
+pub mod rest;
+pub mod sim;
+pub mod webhook;
+
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+use chansync_sdk::http::{HttpClient, RateLimit, RateLimitState, RetryPolicy};
+use chansync_sdk::{
+    async_trait, ConfigError, Connector, ConnectorContext, ConnectorError, ConnectorFactory,
+    OrderPage, OrderSource, SecretString, WebhookDelivery, WebhookError, WebhookReceiver,
+    WebhookRequest,
+};
+use serde::Deserialize;
+
+use crate::client::GraphqlClient;
+
+/// The config `kind` of this connector.
+pub const KIND: &str = "shopify";
+
+/// Shopify meters GraphQL by query cost, not request count; this cap only
+/// keeps a runaway loop polite.
+pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
+    per_second: 20.0,
+    burst: 40,
+};
+
+/// The Shopify-specific keys of a `[[connector]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopifyOptions {
+    /// Admin API version, e.g. `2026-07`.
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// Orders per GraphQL page (halved automatically if Shopify says a query costs too much).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Line items fetched with each order; further ones are paged per order.
+    #[serde(default = "default_lines_per_page")]
+    pub line_items_per_page: u32,
+    /// How far behind the newest seen update each sweep restarts, e.g. `"2s"`.
+    #[serde(default = "default_overlap", with = "humantime_serde_str")]
+    pub overlap: Duration,
+    /// Per-request timeout, e.g. `"30s"`.
+    #[serde(default = "default_timeout", with = "humantime_serde_str")]
+    pub timeout: Duration,
+}
+
+fn default_api_version() -> String {
+    graphql::DEFAULT_API_VERSION.to_owned()
+}
+fn default_page_size() -> u32 {
+    10
+}
+fn default_lines_per_page() -> u32 {
+    10
+}
+fn default_overlap() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+mod humantime_serde_str {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        chansync_sdk::http::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Builds Shopify connectors from config.
+pub struct ShopifyFactory;
+
+impl ConnectorFactory for ShopifyFactory {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn build(&self, ctx: ConnectorContext) -> Result<Box<dyn Connector>, ConfigError> {
+        Ok(Box::new(Shopify::new(ctx)?))
+    }
+}
+
+/// A configured Shopify store.
+pub struct Shopify {
+    client: GraphqlClient,
+    webhook_secret: Option<SecretString>,
+}
+
+impl Shopify {
+    pub fn new(ctx: ConnectorContext) -> Result<Self, ConfigError> {
+        let opts: ShopifyOptions = if ctx.options.is_null() {
+            serde_json::from_value(serde_json::json!({}))
+        } else {
+            serde_json::from_value(ctx.options.clone())
+        }
+        .map_err(|e| ConfigError::new(option_key(&e.to_string()), e.to_string()))?;
+        let version_ok = opts.api_version.len() == 7
+            && opts.api_version.as_bytes()[4] == b'-'
+            && opts
+                .api_version
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| i == 4 || b.is_ascii_digit());
+        if !version_ok {
+            return Err(ConfigError::new(
+                "api_version",
+                format!(
+                    "{:?} is not a Shopify API version like \"2026-07\"",
+                    opts.api_version
+                ),
+            ));
+        }
+        if opts.page_size == 0 || opts.page_size > 250 {
+            return Err(ConfigError::new("page_size", "must be between 1 and 250"));
+        }
+        if opts.line_items_per_page == 0 || opts.line_items_per_page > 250 {
+            return Err(ConfigError::new(
+                "line_items_per_page",
+                "must be between 1 and 250",
+            ));
+        }
+        let token = ctx.access_token.clone().ok_or_else(|| {
+            ConfigError::new(
+                "access_token",
+                "a Shopify connector needs an Admin API access token",
+            )
+        })?;
+        let base = ctx.base_url.trim_end_matches('/');
+        let http = HttpClient::new(
+            &ctx.name,
+            ctx.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),
+            opts.timeout,
+            RetryPolicy::default(),
+        );
+        Ok(Shopify {
+            client: GraphqlClient {
+                http,
+                url: format!("{base}/admin/api/{}/graphql.json", opts.api_version),
+                token,
+                page_size: AtomicU32::new(opts.page_size),
+                lines_per_page: opts.line_items_per_page,
+                overlap: opts.overlap,
+            },
+            webhook_secret: ctx.webhook_secret,
+        })
+    }
+}
+
+/// The key a serde error about the options names, if it names one.
+fn option_key(message: &str) -> String {
+    message
+        .split('`')
+        .nth(1)
+        .filter(|k| !k.contains(' '))
+        .unwrap_or("")
+        .to_owned()
+}
+
+impl Connector for Shopify {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+    fn orders(&self) -> Option<&dyn OrderSource> {
+        Some(self)
+    }
+    fn webhooks(&self) -> Option<&dyn WebhookReceiver> {
+        Some(self)
+    }
+    fn rate_limit_state(&self) -> Option<RateLimitState> {
+        Some(self.client.http.state())
+    }
+}
+
+#[async_trait]
+impl OrderSource for Shopify {
+    async fn fetch_orders(&self, cursor: Option<&str>) -> Result<OrderPage, ConnectorError> {
+        self.client.fetch(cursor).await
+    }
+}
+
+impl WebhookReceiver for Shopify {
+    fn verify(&self, req: &WebhookRequest<'_>) -> Result<(), WebhookError> {
+        webhook::verify(self.webhook_secret.as_ref(), req)
+    }
+    fn parse(&self, req: &WebhookRequest<'_>) -> Result<WebhookDelivery, WebhookError> {
+        webhook::parse(req)
+    }
+}
