@@ -1,0 +1,124 @@
+//! `chansync connectors`: each configured connector with its capabilities,
+//! poll state, cursor, webhook backlog and rate-limit state from the store.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::json;
+
+use super::table::Table;
+use super::{CmdResult, Failure, Format};
+use crate::config::Config;
+use crate::store::{OpenMode, Store, StoreError};
+
+pub async fn run(format: Format, config_path: &Path) -> CmdResult {
+    let config = Config::load(config_path)?;
+    // A store that does not exist yet just means nothing has run.
+    let store = match Store::open(&config.store_url, config.synchronous, OpenMode::Existing).await {
+        Ok(s) => Some(s),
+        Err(StoreError::NotMigrated(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let mut inbox: HashMap<(String, String), i64> = HashMap::new();
+    if let Some(s) = &store {
+        for (c, state, n) in s.inbox_counts().await? {
+            inbox.insert((c, state), n);
+        }
+    }
+    let mut out = Vec::new();
+    for c in &config.connectors {
+        let built = crate::registry::build(&c.kind, c.context.clone())
+            .map_err(|e| Failure::Usage(format!("connector {}: {e}", c.name)))?;
+        let state = match &store {
+            Some(s) => s.poll_state(&c.name).await?,
+            None => None,
+        };
+        let count = |st: &str| {
+            inbox
+                .get(&(c.name.clone(), st.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        out.push(json!({
+            "name": c.name,
+            "kind": c.kind,
+            "capabilities": built.capabilities().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "poll": c.poll.as_ref().map(|p| p.to_string()),
+            "last_poll": state.as_ref().and_then(|s| s.last_finished_at.clone()),
+            "last_poll_ok": state.as_ref().and_then(|s| s.last_ok),
+            "last_error": state.as_ref().and_then(|s| s.last_error.clone()),
+            "cursor": state.as_ref().and_then(|s| s.cursor.clone()),
+            "orders_polled": state.as_ref().map(|s| s.orders_seen).unwrap_or(0),
+            "backlog": count("pending"),
+            "webhooks_applied": count("done"),
+            "webhooks_rejected": count("rejected"),
+            "webhooks_failed": count("failed"),
+            "dead_letters": 0,
+            "rate_limit": state.as_ref().and_then(|s| s.rate_limit.clone()),
+        }));
+    }
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(anyhow::Error::from)?
+        ),
+        Format::Table => {
+            let mut t = Table::new([
+                "NAME",
+                "KIND",
+                "CAPABILITIES",
+                "POLL",
+                "LAST POLL",
+                "BACKLOG",
+                "REJECTED",
+                "FAILED",
+                "RATE LIMIT",
+                "CURSOR",
+            ]);
+            for c in &out {
+                let s = |k: &str| c[k].as_str().unwrap_or("-").to_owned();
+                let last = match (c["last_poll"].as_str(), c["last_poll_ok"].as_bool()) {
+                    (Some(t), Some(true)) => format!("{t} ok"),
+                    (Some(t), _) => {
+                        format!("{t} error: {}", c["last_error"].as_str().unwrap_or("?"))
+                    }
+                    (None, _) => "never".into(),
+                };
+                let rl = &c["rate_limit"];
+                let rate = if rl.is_null() {
+                    "-".into()
+                } else {
+                    format!(
+                        "{}/s burst {}; {} requests, {} waits, {} throttled",
+                        rl["per_second"], rl["burst"], rl["requests"], rl["waits"], rl["throttled"]
+                    )
+                };
+                t.row([
+                    s("name"),
+                    s("kind"),
+                    c["capabilities"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .unwrap_or_default(),
+                    s("poll"),
+                    last,
+                    c["backlog"].to_string(),
+                    c["webhooks_rejected"].to_string(),
+                    c["webhooks_failed"].to_string(),
+                    rate,
+                    s("cursor"),
+                ]);
+            }
+            print!("{}", t.render());
+        }
+    }
+    if let Some(s) = store {
+        s.close().await;
+    }
+    Ok(())
+}

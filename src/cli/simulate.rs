@@ -1,0 +1,94 @@
+//! `chansync simulate KIND`: runs one channel's simulator (the one the tests
+//! use) standalone and prints, as its first stdout line, the JSON a config
+//! needs to point at it.
+
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::{parse_addr, CmdResult, Failure};
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The channel kind to simulate (shopify).
+    kind: String,
+    /// Address to serve the channel's API on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    /// Create N orders over the first seconds, then only update some.
+    #[arg(long)]
+    orders: Option<usize>,
+    /// Seed for the generated orders (same seed, same orders).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Send the channel's signed webhooks to this URL as orders change.
+    #[arg(long, requires = "webhook_secret")]
+    webhook_to: Option<String>,
+    /// The secret webhooks are signed with.
+    #[arg(long)]
+    webhook_secret: Option<String>,
+    /// Access token the API accepts [default: a fixed token, printed].
+    #[arg(long)]
+    access_token: Option<String>,
+    /// Lift the channel's throttling (for benchmarks).
+    #[arg(long)]
+    unthrottled: bool,
+    /// Seconds between new orders when trickling (no --orders).
+    #[arg(long, default_value_t = 1.0)]
+    trickle_every: f64,
+}
+
+pub async fn run(args: SimulateArgs) -> CmdResult {
+    let listen = parse_addr("--listen", &args.listen)?;
+    match args.kind.as_str() {
+        "shopify" => {
+            use chansync_shopify::sim;
+            let mut cfg = sim::SimConfig {
+                seed: args.seed,
+                orders: args.orders,
+                ..Default::default()
+            };
+            if let Some(t) = args.access_token {
+                cfg.access_token = t;
+            }
+            if let Some(s) = args.webhook_secret {
+                cfg.webhook_secret = s;
+            }
+            cfg.webhook_to = args.webhook_to;
+            cfg.throttle = !args.unthrottled;
+            if !(args.trickle_every > 0.0 && args.trickle_every.is_finite()) {
+                return Err(Failure::Usage(
+                    "--trickle-every must be a positive number of seconds".into(),
+                ));
+            }
+            cfg.trickle_every = Duration::from_secs_f64(args.trickle_every);
+            let api_version = cfg.api_version.clone();
+            let handle = sim::start(cfg, listen)
+                .await
+                .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot listen on {listen}: {e}")))?;
+            println!(
+                "{}",
+                json!({
+                    "kind": "shopify",
+                    "base_url": handle.base_url(),
+                    "graphql_url": handle.graphql_url(),
+                    "api_version": api_version,
+                    "access_token": handle.access_token(),
+                    "webhook_secret": handle.webhook_secret(),
+                    "state_url": format!("{}/_sim/state", handle.base_url()),
+                })
+            );
+            let stop = CancellationToken::new();
+            super::spawn_signal_handler(stop.clone());
+            stop.cancelled().await;
+            handle.stop();
+            Ok(())
+        }
+        other => Err(Failure::Usage(format!(
+            "no simulator for kind {other:?}; this build has: {}",
+            crate::registry::kinds().join(", ")
+        ))),
+    }
+}

@@ -1,0 +1,479 @@
+//! The TOML config file: parsed with `deny_unknown_fields`, validated, and
+//! resolved (secrets read from the environment or files). Every error names
+//! the file, the line and the key, and never the value of a secret.
+
+mod locate;
+mod secret;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chansync_sdk::http::{parse_duration, RateLimit};
+use chansync_sdk::SecretString;
+use serde::Deserialize;
+
+pub use secret::SecretSpec;
+
+/// The default config path when neither `--config` nor `$CHANSYNC_CONFIG` is set.
+pub const DEFAULT_PATH: &str = "/etc/chansync/chansync.toml";
+
+/// A config error: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    /// The dotted key path, e.g. `connector[0].poll.every`; empty for the file.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    store: RawStore,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    log: LogConfig,
+    #[serde(default, rename = "connector")]
+    connectors: Vec<RawConnector>,
+    #[serde(default, rename = "location")]
+    locations: Vec<Location>,
+}
+
+/// `[store]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    /// `sqlite:///path/to/file.db` (PostgreSQL comes later).
+    url: String,
+    /// SQLite durability: `full` (default; survives power loss) or `normal`
+    /// (survives a crash of chansync, not of the machine; faster).
+    #[serde(default)]
+    synchronous: Synchronous,
+}
+
+/// SQLite's `synchronous` setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    #[default]
+    Full,
+    Normal,
+}
+
+/// `[server]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    /// Address of the HTTP listener (webhooks, health, metrics, admin API).
+    #[serde(default = "default_listen")]
+    listen: String,
+    /// Bearer token for `/api/*`.
+    #[serde(default)]
+    admin_token: Option<SecretSpec>,
+    /// Largest webhook body accepted, in bytes.
+    #[serde(default = "default_max_body")]
+    max_body_bytes: usize,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: default_listen(),
+            admin_token: None,
+            max_body_bytes: default_max_body(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_max_body() -> usize {
+    chansync_sdk::webhook::DEFAULT_MAX_BODY
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `human` (default) or `json`.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `chansync=debug,info`.
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Human,
+            level: default_level(),
+        }
+    }
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// `[[location]]`: a place stock is kept and orders ship from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub name: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// Lower ships first.
+    #[serde(default)]
+    pub priority: i64,
+    #[serde(default)]
+    pub lat: Option<f64>,
+    #[serde(default)]
+    pub long: Option<f64>,
+}
+
+/// `[[connector]]` before validation; kind-specific keys land in `options`.
+#[derive(Debug, Deserialize)]
+struct RawConnector {
+    name: String,
+    kind: String,
+    base_url: String,
+    #[serde(default)]
+    poll: Option<RawPoll>,
+    #[serde(default)]
+    webhook_secret: Option<SecretSpec>,
+    #[serde(default)]
+    access_token: Option<SecretSpec>,
+    #[serde(default)]
+    rate_limit: Option<RateLimit>,
+    #[serde(flatten)]
+    options: toml::Table,
+}
+
+/// `poll = { every = "2m" }` or `poll = { cron = "0 */5 * * * *" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    every: Option<String>,
+    cron: Option<String>,
+}
+
+/// When a connector polls.
+#[derive(Debug, Clone)]
+pub enum PollSchedule {
+    Every(Duration),
+    Cron(Box<cron::Schedule>),
+}
+
+impl PollSchedule {
+    /// How long from now until the next poll.
+    pub fn next_delay(&self) -> Duration {
+        match self {
+            PollSchedule::Every(d) => *d,
+            PollSchedule::Cron(s) => s
+                .upcoming(chrono::Utc)
+                .next()
+                .and_then(|t| (t - chrono::Utc::now()).to_std().ok())
+                .unwrap_or(Duration::from_secs(60)),
+        }
+    }
+}
+
+impl fmt::Display for PollSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PollSchedule::Every(d) => write!(f, "every {}", humantime::format_duration(*d)),
+            PollSchedule::Cron(s) => write!(f, "cron {s}"),
+        }
+    }
+}
+
+/// A validated connector instance.
+#[derive(Debug, Clone)]
+pub struct ConnectorConfig {
+    pub name: String,
+    pub kind: String,
+    pub poll: Option<PollSchedule>,
+    pub context: chansync_sdk::ConnectorContext,
+}
+
+/// The validated, resolved config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub store_url: String,
+    pub synchronous: Synchronous,
+    pub listen: SocketAddr,
+    pub admin_token: Option<SecretString>,
+    pub max_body_bytes: usize,
+    pub log: LogConfig,
+    pub connectors: Vec<ConnectorConfig>,
+    pub locations: Vec<Location>,
+}
+
+impl Config {
+    /// Reads, parses and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses and validates config text; `path` is named in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let err = |key: String, message: String| {
+            let line = locate::line_of(text, &key);
+            ConfigError {
+                file: path.to_owned(),
+                line,
+                key,
+                message,
+            }
+        };
+        let de = toml::Deserializer::new(text);
+        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let line = inner
+                .span()
+                .map(|s| locate::line_at(text, s.start))
+                .or_else(|| locate::line_of(text, &key));
+            let key = if key == "." { String::new() } else { key };
+            ConfigError {
+                file: path.to_owned(),
+                line,
+                key,
+                message: inner.message().to_owned(),
+            }
+        })?;
+
+        let store_url = raw.store.url.trim().to_owned();
+        if !store_url.starts_with("sqlite:") {
+            return Err(err(
+                "store.url".into(),
+                format!(
+                    "{store_url:?} is not a supported store URL; use sqlite:///path/to/chansync.db"
+                ),
+            ));
+        }
+        let listen = SocketAddr::from_str(raw.server.listen.trim()).map_err(|e| {
+            err(
+                "server.listen".into(),
+                format!(
+                    "{:?} is not an address like 127.0.0.1:8080: {e}",
+                    raw.server.listen
+                ),
+            )
+        })?;
+        let admin_token = raw
+            .server
+            .admin_token
+            .map(|s| s.resolve(path))
+            .transpose()
+            .map_err(|m| err("server.admin_token".into(), m))?;
+        if raw.server.max_body_bytes < 1024 {
+            return Err(err(
+                "server.max_body_bytes".into(),
+                "must be at least 1024".into(),
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.log.level) {
+            return Err(err(
+                "log.level".into(),
+                format!("{:?} is not a log filter: {e}", raw.log.level),
+            ));
+        }
+
+        let mut names = HashSet::new();
+        let mut connectors = Vec::new();
+        for (i, c) in raw.connectors.into_iter().enumerate() {
+            let at = |k: &str| format!("connector[{i}].{k}");
+            if c.name.is_empty()
+                || !c
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(err(
+                    at("name"),
+                    format!(
+                        "{:?} must be letters, digits, '-' or '_' (it is used in URLs)",
+                        c.name
+                    ),
+                ));
+            }
+            if !names.insert(c.name.clone()) {
+                return Err(err(
+                    at("name"),
+                    format!("{:?} is used by another connector", c.name),
+                ));
+            }
+            if !crate::registry::kinds().contains(&c.kind.as_str()) {
+                return Err(err(
+                    at("kind"),
+                    format!(
+                        "unknown connector kind {:?}; this build has: {}",
+                        c.kind,
+                        crate::registry::kinds().join(", ")
+                    ),
+                ));
+            }
+            let base = c.base_url.trim();
+            if !(base.starts_with("http://") || base.starts_with("https://"))
+                || reqwest::Url::parse(base).is_err()
+            {
+                return Err(err(
+                    at("base_url"),
+                    format!("{base:?} is not an http(s) URL"),
+                ));
+            }
+            let poll = match c.poll {
+                None => None,
+                Some(RawPoll {
+                    every: Some(e),
+                    cron: None,
+                }) => {
+                    let d = parse_duration(&e).map_err(|m| err(at("poll.every"), m))?;
+                    if d < Duration::from_secs(1) {
+                        return Err(err(at("poll.every"), "must be at least 1s".into()));
+                    }
+                    Some(PollSchedule::Every(d))
+                }
+                Some(RawPoll {
+                    every: None,
+                    cron: Some(expr),
+                }) => {
+                    let s = cron::Schedule::from_str(&expr).map_err(|e| {
+                        err(at("poll.cron"), format!("{expr:?} is not a cron expression (sec min hour day month weekday): {e}"))
+                    })?;
+                    Some(PollSchedule::Cron(Box::new(s)))
+                }
+                Some(_) => {
+                    return Err(err(
+                        at("poll"),
+                        "give exactly one of `every` or `cron`".into(),
+                    ))
+                }
+            };
+            if let Some(rl) = &c.rate_limit {
+                if !(rl.per_second.is_finite() && rl.per_second > 0.0) || rl.burst == 0 {
+                    return Err(err(
+                        at("rate_limit"),
+                        "per_second must be above 0 and burst at least 1".into(),
+                    ));
+                }
+            }
+            let webhook_secret = c
+                .webhook_secret
+                .map(|s| s.resolve(path))
+                .transpose()
+                .map_err(|m| err(at("webhook_secret"), m))?;
+            let access_token = c
+                .access_token
+                .map(|s| s.resolve(path))
+                .transpose()
+                .map_err(|m| err(at("access_token"), m))?;
+            let options =
+                serde_json::to_value(&c.options).map_err(|e| err(at(""), e.to_string()))?;
+            let context = chansync_sdk::ConnectorContext {
+                name: c.name.clone(),
+                base_url: base.to_owned(),
+                access_token,
+                webhook_secret,
+                rate_limit: c.rate_limit,
+                options,
+            };
+            // Let the connector check its own keys now, so a bad value is a config error.
+            crate::registry::build(&c.kind, context.clone()).map_err(|e| {
+                let key = if e.key.is_empty() {
+                    format!("connector[{i}]")
+                } else {
+                    at(&e.key)
+                };
+                err(key, e.message)
+            })?;
+            connectors.push(ConnectorConfig {
+                name: c.name,
+                kind: c.kind,
+                poll,
+                context,
+            });
+        }
+
+        let mut location_names = HashSet::new();
+        for (i, l) in raw.locations.iter().enumerate() {
+            if !location_names.insert(l.name.clone()) {
+                return Err(err(
+                    format!("location[{i}].name"),
+                    format!("{:?} is used by another location", l.name),
+                ));
+            }
+            if l.country
+                .parse::<chansync_sdk::model::CountryCode>()
+                .is_err()
+            {
+                return Err(err(
+                    format!("location[{i}].country"),
+                    format!("{:?} is not an ISO 3166-1 alpha-2 code", l.country),
+                ));
+            }
+        }
+
+        Ok(Config {
+            path: path.to_owned(),
+            store_url,
+            synchronous: raw.store.synchronous,
+            listen,
+            admin_token,
+            max_body_bytes: raw.server.max_body_bytes,
+            log: raw.log,
+            connectors,
+            locations: raw.locations,
+        })
+    }
+
+    /// The config path from `--config`, else `$CHANSYNC_CONFIG`, else the default.
+    pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_owned)
+            .or_else(|| std::env::var_os("CHANSYNC_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
+    }
+}
+
+#[cfg(test)]
+mod tests;

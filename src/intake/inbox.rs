@@ -1,0 +1,136 @@
+//! The inbox writer and worker. The writer batches concurrent webhook
+//! deliveries into one transaction (group commit) and answers each request
+//! only once its row is durable; the worker applies pending rows to orders.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chansync_sdk::{WebhookEvent, WebhookRequest};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio_util::sync::CancellationToken;
+
+use crate::daemon::Runtime;
+use crate::store::{InboxInsert, InboxOutcome, Processed, Source, Store};
+
+/// A delivery waiting for the writer, with where to send the outcome.
+pub type WriteRequest = (InboxInsert, oneshot::Sender<Result<InboxOutcome, String>>);
+
+const MAX_BATCH: usize = 512;
+
+/// Writes deliveries in batches until every sender is gone.
+pub async fn writer(store: Store, mut rx: mpsc::Receiver<WriteRequest>, wake: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (rows, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
+        match store.inbox_insert(&rows).await {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, rows = rows.len(), "could not store webhook deliveries");
+                for reply in replies {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+        wake.notify_one();
+    }
+}
+
+/// Rebuilds a header map from the JSON the inbox keeps.
+pub fn headers_from_json(v: &serde_json::Value) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Some(obj) = v.as_object() {
+        for (k, v) in obj {
+            if let (Ok(name), Some(Ok(value))) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                v.as_str().map(HeaderValue::from_str),
+            ) {
+                h.append(name, value);
+            }
+        }
+    }
+    h
+}
+
+/// Applies pending deliveries until `stop`, then drains what is left.
+pub async fn worker(rt: Arc<Runtime>, wake: Arc<Notify>, stop: CancellationToken) {
+    loop {
+        if let Err(e) = drain(&rt).await {
+            tracing::error!(error = %e, "inbox worker could not apply deliveries; retrying");
+        }
+        if stop.is_cancelled() {
+            break;
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.cancelled() => {}
+        }
+    }
+    if let Err(e) = drain(&rt).await {
+        tracing::error!(error = %e, "inbox worker could not apply deliveries at shutdown; they stay pending");
+    }
+}
+
+/// Applies every pending delivery, a batch at a time.
+pub async fn drain(rt: &Runtime) -> Result<usize, crate::store::StoreError> {
+    let mut total = 0;
+    loop {
+        let rows = rt.store.inbox_pending(256).await?;
+        if rows.is_empty() {
+            return Ok(total);
+        }
+        let mut processed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(inst) = rt.connectors.get(&row.connector) else {
+                processed.push(Processed {
+                    inbox_id: row.id,
+                    connector: row.connector.clone(),
+                    kind: "unknown",
+                    outcome: Err(format!(
+                        "connector {:?} is no longer configured",
+                        row.connector
+                    )),
+                    raw: None,
+                });
+                continue;
+            };
+            let headers = headers_from_json(&row.headers);
+            let outcome = match inst.connector.webhooks() {
+                None => Err("connector no longer receives webhooks".to_owned()),
+                Some(rx) => match rx.parse(&WebhookRequest {
+                    headers: &headers,
+                    body: &row.body,
+                    url: "",
+                }) {
+                    Ok(d) => Ok(match d.event {
+                        WebhookEvent::Order(o) => Some(*o),
+                        WebhookEvent::Ignored => None,
+                    }),
+                    Err(e) => Err(e.to_string()),
+                },
+            };
+            processed.push(Processed {
+                inbox_id: row.id,
+                connector: row.connector.clone(),
+                kind: inst.kind,
+                outcome,
+                raw: String::from_utf8(row.body).ok(),
+            });
+        }
+        let applied = rt.store.inbox_complete(&processed).await?;
+        total += processed.len();
+        for (p, a) in processed.iter().zip(applied) {
+            if let (Ok(Some(order)), Some(a)) = (&p.outcome, a) {
+                rt.publish_order(&p.connector, order, &a, Source::Webhook);
+            }
+            if let Err(e) = &p.outcome {
+                tracing::warn!(connector = %p.connector, inbox_id = p.inbox_id, error = %e, "webhook delivery failed to apply; kept for inspection");
+            }
+        }
+    }
+}

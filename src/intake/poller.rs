@@ -1,0 +1,114 @@
+//! One poller per connector with a `poll` schedule: a sweep pages through
+//! the channel's changes from the persisted cursor, committing each page with
+//! its cursor, then waits for the next tick. It also reconciles webhooks.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::PollSchedule;
+use crate::daemon::{Instance, Runtime};
+use crate::events::Event;
+use crate::store::{Incoming, Source};
+
+/// Polls until `shutdown`; the first sweep starts at once.
+pub async fn run(
+    rt: Arc<Runtime>,
+    inst: Arc<Instance>,
+    schedule: PollSchedule,
+    shutdown: CancellationToken,
+) {
+    loop {
+        sweep(&rt, &inst, &shutdown).await;
+        let delay = schedule.next_delay();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    tracing::debug!(connector = %inst.name, "poller stopped");
+}
+
+/// One sweep: pages until the channel has nothing more, an error, or shutdown.
+pub async fn sweep(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) {
+    let Some(source) = inst.connector.orders() else {
+        return;
+    };
+    let name = &inst.name;
+    if let Err(e) = rt.store.poll_started(name).await {
+        tracing::error!(connector = %name, error = %e, "could not record poll start");
+    }
+    let mut cursor = match rt.store.poll_state(name).await {
+        Ok(s) => s.and_then(|s| s.cursor),
+        Err(e) => {
+            tracing::error!(connector = %name, error = %e, "could not read the poll cursor");
+            return;
+        }
+    };
+    let mut seen = 0usize;
+    let mut error = None;
+    loop {
+        let page = tokio::select! {
+            page = source.fetch_orders(cursor.as_deref()) => page,
+            // Nothing of this page is committed yet: dropping it loses nothing.
+            _ = shutdown.cancelled() => break,
+        };
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(connector = %name, error = %e, class = e.class(), "poll failed; the next sweep resumes from the last committed page");
+                error = Some(e.to_string());
+                break;
+            }
+        };
+        let raws: Vec<String> = page.orders.iter().map(|o| o.raw.to_string()).collect();
+        let incoming: Vec<Incoming<'_>> = page
+            .orders
+            .iter()
+            .zip(&raws)
+            .map(|(o, raw)| Incoming {
+                order: &o.order,
+                raw: Some(raw),
+                source: Source::Poll,
+            })
+            .collect();
+        match rt
+            .store
+            .apply_page(name, inst.kind, &incoming, &page.cursor)
+            .await
+        {
+            Ok(applied) => {
+                for (o, a) in page.orders.iter().zip(&applied) {
+                    rt.publish_order(name, &o.order, a, Source::Poll);
+                }
+            }
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "could not store a polled page; it will be fetched again");
+                error = Some(e.to_string());
+                break;
+            }
+        }
+        seen += page.orders.len();
+        cursor = Some(page.cursor);
+        if !page.has_more || shutdown.is_cancelled() {
+            break;
+        }
+    }
+    let rl = inst
+        .connector
+        .rate_limit_state()
+        .and_then(|s| serde_json::to_value(s).ok());
+    if let Err(e) = rt
+        .store
+        .poll_finished(name, error.as_deref(), rl.as_ref())
+        .await
+    {
+        tracing::error!(connector = %name, error = %e, "could not record poll end");
+    }
+    tracing::debug!(connector = %name, orders = seen, "poll sweep done");
+    rt.publish(Event::PollDone {
+        connector: name.clone(),
+        orders: seen,
+        error,
+    });
+}

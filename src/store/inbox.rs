@@ -1,0 +1,178 @@
+//! The webhook inbox: deliveries are written here (deduplicated by the
+//! channel's event id) before the channel gets its 2xx, then applied by the
+//! inbox worker in the same transaction that marks them done.
+
+use chansync_sdk::model::ChannelOrder;
+use sqlx::Row;
+
+use super::orders::{Applied, Incoming, Source};
+use super::{now, Store, StoreError};
+
+/// A delivery to store.
+#[derive(Debug, Clone)]
+pub struct InboxInsert {
+    pub connector: String,
+    /// `None` for a rejected delivery (kept for inspection, never deduplicated).
+    pub event_id: Option<String>,
+    pub topic: Option<String>,
+    /// `pending`, or `rejected` with `error` set.
+    pub rejected: Option<String>,
+    pub headers: serde_json::Value,
+    pub body: Vec<u8>,
+}
+
+/// What storing a delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxOutcome {
+    Stored(i64),
+    /// The event id was seen before; nothing new was stored.
+    Duplicate,
+}
+
+/// A delivery the worker has parsed, ready to apply.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub inbox_id: i64,
+    pub connector: String,
+    pub kind: &'static str,
+    /// The order it carries, `None` for a topic with no effect, or why it failed.
+    pub outcome: Result<Option<ChannelOrder>, String>,
+    /// The body as text, kept on the order for audit.
+    pub raw: Option<String>,
+}
+
+/// A pending delivery for the worker.
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    pub id: i64,
+    pub connector: String,
+    pub headers: serde_json::Value,
+    pub body: Vec<u8>,
+}
+
+impl Store {
+    /// Stores a batch of deliveries in one transaction (group commit).
+    pub async fn inbox_insert(
+        &self,
+        batch: &[InboxInsert],
+    ) -> Result<Vec<InboxOutcome>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let at = now();
+        let mut out = Vec::with_capacity(batch.len());
+        for d in batch {
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO inbox (connector, event_id, topic, state, received_at, error, headers, body)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (connector, event_id) DO NOTHING
+                 RETURNING id",
+            )
+            .bind(&d.connector)
+            .bind(&d.event_id)
+            .bind(&d.topic)
+            .bind(if d.rejected.is_some() { "rejected" } else { "pending" })
+            .bind(&at)
+            .bind(&d.rejected)
+            .bind(d.headers.to_string())
+            .bind(&d.body)
+            .fetch_optional(&mut *tx)
+            .await?;
+            out.push(id.map_or(InboxOutcome::Duplicate, InboxOutcome::Stored));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// The oldest pending deliveries.
+    pub async fn inbox_pending(&self, limit: i64) -> Result<Vec<InboxRow>, StoreError> {
+        let rows = sqlx::query("SELECT id, connector, headers, body FROM inbox WHERE state = 'pending' ORDER BY id LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| InboxRow {
+                id: r.get("id"),
+                connector: r.get("connector"),
+                headers: serde_json::from_str(r.get::<&str, _>("headers")).unwrap_or_default(),
+                body: r.get("body"),
+            })
+            .collect())
+    }
+
+    /// Applies processed deliveries and marks them, all in one transaction.
+    /// Returns what each order upsert did, in input order.
+    pub async fn inbox_complete(
+        &self,
+        done: &[Processed],
+    ) -> Result<Vec<Option<Applied>>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let at = now();
+        let mut out = Vec::with_capacity(done.len());
+        for p in done {
+            let (state, error, applied) = match &p.outcome {
+                Ok(Some(order)) => {
+                    let incoming = Incoming {
+                        order,
+                        raw: p.raw.as_deref(),
+                        source: Source::Webhook,
+                    };
+                    let applied =
+                        super::orders::apply_in(&mut tx, &p.connector, p.kind, &incoming).await?;
+                    ("done", None, Some(applied))
+                }
+                Ok(None) => ("done", None, None),
+                Err(e) => ("failed", Some(e.as_str()), None),
+            };
+            sqlx::query("UPDATE inbox SET state = ?, error = ?, processed_at = ? WHERE id = ?")
+                .bind(state)
+                .bind(error)
+                .bind(&at)
+                .bind(p.inbox_id)
+                .execute(&mut *tx)
+                .await?;
+            out.push(applied);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Counts of inbox rows per (connector, state).
+    pub async fn inbox_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT connector, state, COUNT(*) AS n FROM inbox GROUP BY connector, state",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("connector"), r.get("state"), r.get("n")))
+            .collect())
+    }
+
+    /// Rejected and failed deliveries, newest first, for inspection.
+    pub async fn inbox_problems(&self, limit: i64) -> Result<Vec<serde_json::Value>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, connector, event_id, topic, state, received_at, error, body FROM inbox
+             WHERE state IN ('rejected', 'failed') ORDER BY id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let body: Vec<u8> = r.get("body");
+                serde_json::json!({
+                    "id": r.get::<i64, _>("id"),
+                    "connector": r.get::<String, _>("connector"),
+                    "event_id": r.get::<Option<String>, _>("event_id"),
+                    "topic": r.get::<Option<String>, _>("topic"),
+                    "state": r.get::<String, _>("state"),
+                    "received_at": r.get::<String, _>("received_at"),
+                    "error": r.get::<Option<String>, _>("error"),
+                    "body": String::from_utf8_lossy(&body),
+                })
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,229 @@
+//! The order store: SQLite through sqlx (WAL, migrations embedded in the
+//! binary). Every write goes through one writer connection, so transactions
+//! never fight over SQLite's lock; reads use a separate pool.
+//!
+//! **Invariant:** an order is one row per (connector, external_id), and an
+//! older channel update never overwrites a newer one.
+
+mod inbox;
+mod orders;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+pub use inbox::{InboxInsert, InboxOutcome, InboxRow, Processed};
+pub use orders::{Applied, Incoming, OrderFilter, OrderHistoryEvent, Source};
+
+use crate::config::Synchronous;
+
+/// The embedded migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A store error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("store migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the store at {0} does not exist or is not migrated; run `chansync migrate` or start `chansync run`")]
+    NotMigrated(String),
+    #[error("store data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// One connection: all writes, serialised.
+    writer: SqlitePool,
+    /// Reads, concurrent with the writer thanks to WAL.
+    reader: SqlitePool,
+}
+
+/// How to open the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the file if needed and run migrations (the daemon, `migrate`).
+    Migrate,
+    /// The store must exist and be migrated (inspection commands).
+    Existing,
+}
+
+fn options(url: &str, sync: Synchronous) -> Result<SqliteConnectOptions, StoreError> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match sync {
+            Synchronous::Full => SqliteSynchronous::Full,
+            Synchronous::Normal => SqliteSynchronous::Normal,
+        })
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10)))
+}
+
+impl Store {
+    /// Opens the store at `url` (`sqlite:///path/file.db`).
+    pub async fn open(url: &str, sync: Synchronous, mode: OpenMode) -> Result<Store, StoreError> {
+        let opts = options(url, sync)?;
+        let path: PathBuf = opts.get_filename().to_owned();
+        if mode == OpenMode::Existing && !path.exists() {
+            return Err(StoreError::NotMigrated(path.display().to_string()));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if mode == OpenMode::Migrate {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+            }
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(opts.clone().create_if_missing(mode == OpenMode::Migrate))
+            .await?;
+        if mode == OpenMode::Migrate {
+            MIGRATOR.run(&writer).await?;
+        } else {
+            let migrated: Option<(i64,)> = sqlx::query_as(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            )
+            .fetch_optional(&writer)
+            .await?;
+            if migrated.is_none() {
+                return Err(StoreError::NotMigrated(path.display().to_string()));
+            }
+        }
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.read_only(false))
+            .await?;
+        Ok(Store { writer, reader })
+    }
+
+    /// Closes both pools, waiting for in-flight work.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE`: takes the write lock at
+    /// once, so another process's writer waits instead of failing midway).
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// The poll cursor and status of a connector.
+    pub async fn poll_state(&self, connector: &str) -> Result<Option<PollState>, StoreError> {
+        let row: Option<PollStateRow> = sqlx::query_as(
+            "SELECT connector, cursor, last_started_at, last_finished_at, last_ok, last_error, orders_seen, rate_limit
+             FROM poll_state WHERE connector = ?",
+        )
+        .bind(connector)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Records that a poll sweep started.
+    pub async fn poll_started(&self, connector: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO poll_state (connector, last_started_at) VALUES (?, ?)
+             ON CONFLICT (connector) DO UPDATE SET last_started_at = excluded.last_started_at",
+        )
+        .bind(connector)
+        .bind(now())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Records how a poll sweep ended.
+    pub async fn poll_finished(
+        &self,
+        connector: &str,
+        error: Option<&str>,
+        rate_limit: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO poll_state (connector, last_finished_at, last_ok, last_error, rate_limit) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (connector) DO UPDATE SET last_finished_at = excluded.last_finished_at,
+               last_ok = excluded.last_ok, last_error = excluded.last_error, rate_limit = excluded.rate_limit",
+        )
+        .bind(connector)
+        .bind(now())
+        .bind(error.is_none())
+        .bind(error)
+        .bind(rate_limit.map(|v| v.to_string()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Maps a channel SKU to a master SKU for one connector.
+    pub async fn map_sku(
+        &self,
+        connector: &str,
+        channel_sku: &str,
+        master_sku: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sku_map (connector, channel_sku, master_sku) VALUES (?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(connector)
+        .bind(channel_sku)
+        .bind(master_sku)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+}
+
+/// A connector's poll position and last outcome.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PollState {
+    pub cursor: Option<String>,
+    pub last_started_at: Option<String>,
+    pub last_finished_at: Option<String>,
+    pub last_ok: Option<bool>,
+    pub last_error: Option<String>,
+    pub orders_seen: i64,
+    pub rate_limit: Option<serde_json::Value>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PollStateRow {
+    #[allow(dead_code)]
+    connector: String,
+    cursor: Option<String>,
+    last_started_at: Option<String>,
+    last_finished_at: Option<String>,
+    last_ok: Option<bool>,
+    last_error: Option<String>,
+    orders_seen: i64,
+    rate_limit: Option<String>,
+}
+
+impl From<PollStateRow> for PollState {
+    fn from(r: PollStateRow) -> Self {
+        PollState {
+            cursor: r.cursor,
+            last_started_at: r.last_started_at,
+            last_finished_at: r.last_finished_at,
+            last_ok: r.last_ok,
+            last_error: r.last_error,
+            orders_seen: r.orders_seen,
+            rate_limit: r.rate_limit.and_then(|s| serde_json::from_str(&s).ok()),
+        }
+    }
+}
+
+/// The current time as the store writes it (RFC 3339, UTC, microseconds).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+use chansync_sdk::model::*;
+
+use super::*;
+
+async fn store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    (
+        Store::open(&url, Synchronous::Normal, OpenMode::Migrate)
+            .await
+            .unwrap(),
+        dir,
+    )
+}
+
+fn order(id: &str, updated: &str, total: &str) -> ChannelOrder {
+    ChannelOrder {
+        external_id: id.into(),
+        external_number: Some(format!("#{id}")),
+        status: ChannelStatus::Open,
+        payment_status: PaymentStatus::Paid,
+        fulfilled_by: FulfilledBy::Merchant,
+        currency: "EUR".parse().unwrap(),
+        subtotal: total.parse().unwrap(),
+        shipping_total: "0".parse().unwrap(),
+        tax_total: "0".parse().unwrap(),
+        discount_total: "0".parse().unwrap(),
+        total: total.parse().unwrap(),
+        placed_at: "2026-11-01T10:00:00+01:00".parse().unwrap(),
+        updated_at: updated.parse().unwrap(),
+        customer: Customer {
+            name: Some("Zoë".into()),
+            email: None,
+        },
+        shipping_address: None,
+        lines: vec![ChannelLine {
+            external_id: "l1".into(),
+            channel_sku: Some("CH-1".into()),
+            title: "Mug".into(),
+            quantity: 1,
+            unit_price: total.parse().unwrap(),
+            total: total.parse().unwrap(),
+            tax: "0".parse().unwrap(),
+            discount: "0".parse().unwrap(),
+        }],
+        fulfillments: vec![],
+    }
+}
+
+fn inc(o: &ChannelOrder) -> Incoming<'_> {
+    Incoming {
+        order: o,
+        raw: None,
+        source: Source::Webhook,
+    }
+}
+
+#[tokio::test]
+async fn upserts_are_idempotent_and_monotonic() {
+    let (s, _d) = store().await;
+    let v1 = order("1", "2026-11-01T10:00:00Z", "10.00");
+    let v2 = order("1", "2026-11-01T10:05:00Z", "12.50");
+    let r = s
+        .apply_orders("shop", "shopify", &[inc(&v1)])
+        .await
+        .unwrap();
+    assert!(matches!(r[0], Applied::Created { .. }));
+    // A replay changes nothing.
+    let r = s
+        .apply_orders("shop", "shopify", &[inc(&v1)])
+        .await
+        .unwrap();
+    assert!(matches!(r[0], Applied::Unchanged { .. }));
+    let r = s
+        .apply_orders("shop", "shopify", &[inc(&v2)])
+        .await
+        .unwrap();
+    assert!(matches!(r[0], Applied::Updated { .. }));
+    // The older version arriving late is ignored.
+    let r = s
+        .apply_orders("shop", "shopify", &[inc(&v1)])
+        .await
+        .unwrap();
+    assert!(matches!(r[0], Applied::Stale { .. }));
+    let all = s.list_orders(&OrderFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].total.to_string(), "12.50");
+    let history = s.order_history(r[0].id()).await.unwrap();
+    assert_eq!(
+        history.iter().map(|h| h.kind.as_str()).collect::<Vec<_>>(),
+        ["created", "updated"]
+    );
+}
+
+#[tokio::test]
+async fn same_second_changes_are_applied_and_the_same_id_on_another_connector_is_another_order() {
+    let (s, _d) = store().await;
+    let a = order("7", "2026-11-01T10:00:00Z", "10.00");
+    let mut b = a.clone();
+    b.payment_status = PaymentStatus::Refunded;
+    s.apply_orders("shop", "shopify", &[inc(&a)]).await.unwrap();
+    let r = s.apply_orders("shop", "shopify", &[inc(&b)]).await.unwrap();
+    assert!(matches!(r[0], Applied::Updated { .. }));
+    s.apply_orders("shop-us", "shopify", &[inc(&a)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.list_orders(&OrderFilter::default()).await.unwrap().len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn skus_map_and_a_line_without_sku_needs_attention() {
+    let (s, _d) = store().await;
+    s.map_sku("shop", "CH-1", "MUG-RED").await.unwrap();
+    let o = order("1", "2026-11-01T10:00:00Z", "10.00");
+    s.apply_orders("shop", "shopify", &[inc(&o)]).await.unwrap();
+    let mut custom = order("2", "2026-11-01T10:00:00Z", "5.00");
+    custom.lines[0].channel_sku = None;
+    s.apply_orders("shop", "shopify", &[inc(&custom)])
+        .await
+        .unwrap();
+    let got = s
+        .list_orders(&OrderFilter {
+            connector: Some("shop".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let one = got.iter().find(|o| o.external_id == "1").unwrap();
+    assert_eq!(one.lines[0].sku, "MUG-RED");
+    assert_eq!(one.lines[0].channel_sku.as_deref(), Some("CH-1"));
+    assert_eq!(one.status, OrderStatus::Open);
+    let two = got.iter().find(|o| o.external_id == "2").unwrap();
+    assert_eq!(two.status, OrderStatus::NeedsAttention);
+    let attention = s
+        .list_orders(&OrderFilter {
+            status: Some(OrderStatus::NeedsAttention),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(attention.len(), 1);
+}
+
+#[tokio::test]
+async fn a_page_and_its_cursor_commit_together() {
+    let (s, _d) = store().await;
+    let a = order("1", "2026-11-01T10:00:00Z", "1.00");
+    let b = order("2", "2026-11-01T10:00:01Z", "2.00");
+    let page = [
+        Incoming {
+            order: &a,
+            raw: Some("{}"),
+            source: Source::Poll,
+        },
+        Incoming {
+            order: &b,
+            raw: None,
+            source: Source::Poll,
+        },
+    ];
+    s.apply_page("shop", "shopify", &page, "cursor-1")
+        .await
+        .unwrap();
+    let st = s.poll_state("shop").await.unwrap().unwrap();
+    assert_eq!(st.cursor.as_deref(), Some("cursor-1"));
+    assert_eq!(st.orders_seen, 2);
+    assert_eq!(
+        s.list_orders(&OrderFilter {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn inbox_deduplicates_by_event_id_and_keeps_rejected_deliveries() {
+    let (s, _d) = store().await;
+    let d = |id: Option<&str>, rejected: Option<&str>| InboxInsert {
+        connector: "shop".into(),
+        event_id: id.map(Into::into),
+        topic: Some("orders/create".into()),
+        rejected: rejected.map(Into::into),
+        headers: serde_json::json!({}),
+        body: b"{}".to_vec(),
+    };
+    let out = s
+        .inbox_insert(&[
+            d(Some("e1"), None),
+            d(Some("e1"), None),
+            d(None, Some("bad json")),
+            d(None, Some("bad json")),
+        ])
+        .await
+        .unwrap();
+    assert!(matches!(out[0], InboxOutcome::Stored(_)));
+    assert_eq!(out[1], InboxOutcome::Duplicate);
+    assert!(matches!(out[2], InboxOutcome::Stored(_)));
+    assert!(matches!(out[3], InboxOutcome::Stored(_)));
+    assert_eq!(s.inbox_pending(10).await.unwrap().len(), 1);
+    assert_eq!(s.inbox_problems(10).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn inspection_of_a_missing_store_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("none.db").display());
+    let e = Store::open(&url, Synchronous::Full, OpenMode::Existing)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("chansync migrate"), "{e}");
+    assert!(!dir.path().join("none.db").exists());
+}
