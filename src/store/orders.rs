@@ -90,8 +90,15 @@ pub struct OrderHistoryEvent {
     pub detail: serde_json::Value,
 }
 
+/// A digest of what the channel says, blind to how it is written: amounts are
+/// canonical already, times are compared in UTC (Shopify's REST webhooks use
+/// the shop's offset, its GraphQL API UTC).
 fn content_hash(order: &ChannelOrder) -> String {
-    let json = serde_json::to_vec(order).expect("orders serialize");
+    let utc = chrono::FixedOffset::east_opt(0).expect("zero offset");
+    let mut o = order.clone();
+    o.placed_at = o.placed_at.with_timezone(&utc);
+    o.updated_at = o.updated_at.with_timezone(&utc);
+    let json = serde_json::to_vec(&o).expect("orders serialize");
     hex_lower(&Sha256::digest(json)[..16])
 }
 
@@ -336,7 +343,9 @@ pub(super) async fn apply_in(
     kind: &str,
     incoming: &Incoming<'_>,
 ) -> Result<Applied, StoreError> {
-    let o = incoming.order;
+    let mut canonical = incoming.order.clone();
+    canonical.canonicalize_amounts();
+    let o = &canonical;
     let updated_us = o.updated_at.timestamp_micros();
     let hash = content_hash(o);
     let existing = sqlx::query("SELECT id, updated_at_us, content_hash FROM orders WHERE connector = ? AND external_id = ?")

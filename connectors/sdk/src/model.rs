@@ -22,6 +22,28 @@ impl Currency {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// ISO 4217's minor units: how many decimals an amount is written with.
+    pub fn minor_units(&self) -> u32 {
+        match self.as_str() {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF"
+            | "UGX" | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            "CLF" | "UYW" => 4,
+            _ => 2,
+        }
+    }
+
+    /// `amount` written with at least this currency's minor units and no
+    /// trailing zeros beyond them: `417.3` and `417.300` both become
+    /// `417.30` in USD, `1.2345` stays. Never rounds.
+    pub fn canonical(&self, amount: Decimal) -> Decimal {
+        let mut a = amount.normalize();
+        if a.scale() < self.minor_units() {
+            a.rescale(self.minor_units());
+        }
+        a
+    }
 }
 
 /// A currency code that is not three ASCII letters.
@@ -322,6 +344,29 @@ pub struct ChannelOrder {
     pub fulfillments: Vec<Fulfillment>,
 }
 
+impl ChannelOrder {
+    /// Writes every amount in its canonical form ([`Currency::canonical`]),
+    /// so the same order read from two APIs of a channel compares and stores
+    /// the same.
+    pub fn canonicalize_amounts(&mut self) {
+        let c = self.currency.clone();
+        for a in [
+            &mut self.subtotal,
+            &mut self.shipping_total,
+            &mut self.tax_total,
+            &mut self.discount_total,
+            &mut self.total,
+        ] {
+            *a = c.canonical(*a);
+        }
+        for l in &mut self.lines {
+            for a in [&mut l.unit_price, &mut l.total, &mut l.tax, &mut l.discount] {
+                *a = c.canonical(*a);
+            }
+        }
+    }
+}
+
 /// The canonical order: INTERFACE.md's Order JSON, as the store returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
@@ -355,6 +400,20 @@ pub struct Order {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn canonical_amounts_keep_value_and_use_the_currency_decimals() {
+        let usd: Currency = "USD".parse().unwrap();
+        let jpy: Currency = "JPY".parse().unwrap();
+        let kwd: Currency = "KWD".parse().unwrap();
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(usd.canonical(d("417.3")).to_string(), "417.30");
+        assert_eq!(usd.canonical(d("417.300")).to_string(), "417.30");
+        assert_eq!(usd.canonical(d("0")).to_string(), "0.00");
+        assert_eq!(usd.canonical(d("1.2345")).to_string(), "1.2345");
+        assert_eq!(jpy.canonical(d("23265.00")).to_string(), "23265");
+        assert_eq!(kwd.canonical(d("4.5")).to_string(), "4.500");
+    }
+
     use super::*;
 
     #[test]

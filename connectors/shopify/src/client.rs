@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::graphql::{
-    GqlLineItem, GqlOrder, GqlResponse, OrderLinesData, OrdersData, QueryCost, ORDERS_QUERY,
-    ORDER_LINES_QUERY,
+    may_have_fulfillments, GqlFulfillment, GqlLineItem, GqlOrder, GqlResponse,
+    OrderFulfillmentsData, OrderLinesData, OrdersData, QueryCost, ORDERS_QUERY,
+    ORDER_FULFILLMENTS_QUERY, ORDER_LINES_QUERY,
 };
 use crate::normalize;
 
@@ -142,8 +143,11 @@ impl GraphqlClient {
             .await?;
         let mut orders = Vec::with_capacity(data.orders.nodes.len());
         let mut max_seen = cur.max_seen;
-        for node in data.orders.nodes {
+        for mut node in data.orders.nodes {
             let lines = self.all_lines(&node).await?;
+            if may_have_fulfillments(&node.display_fulfillment_status) {
+                node.fulfillments = self.fulfillments(&node.id).await?;
+            }
             let order = normalize::from_graphql(&node, &lines).map_err(|e| {
                 ConnectorError::InvalidResponse(format!("order {}: {e}", node.legacy_resource_id))
             })?;
@@ -171,6 +175,25 @@ impl GraphqlClient {
             cursor: serde_json::to_string(&next).expect("cursor serializes"),
             has_more: page.has_next_page,
         })
+    }
+
+    /// The shipments of one order.
+    async fn fulfillments(&self, id: &str) -> Result<Vec<GqlFulfillment>, ConnectorError> {
+        let data: OrderFulfillmentsData = self
+            .query("order_fulfillments", || {
+                json!({
+                    "query": ORDER_FULFILLMENTS_QUERY,
+                    "operationName": "OrderFulfillments",
+                    "variables": { "id": id }
+                })
+            })
+            .await?;
+        let order = data.order.ok_or_else(|| {
+            ConnectorError::Transient(format!(
+                "order {id} vanished while reading its fulfillments"
+            ))
+        })?;
+        Ok(order.fulfillments)
     }
 
     /// The order's line items, fetching the pages after the first if needed.

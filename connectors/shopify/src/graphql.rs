@@ -39,10 +39,6 @@ fragment OrderFields on Order {
     pageInfo { hasNextPage endCursor }
     nodes { ...LineFields }
   }
-  fulfillments(first: 20) {
-    trackingInfo(first: 5) { company number }
-    fulfillmentLineItems(first: 50) { nodes { quantity lineItem { id } } }
-  }
 }
 fragment LineFields on LineItem {
   id
@@ -77,6 +73,27 @@ fragment LineFields on LineItem {
   taxLines { priceSet { ...Money } }
 }
 "#;
+
+/// The shipments of one order. Asked only for orders Shopify reports as
+/// (partly) fulfilled, which keeps the orders query cheap.
+pub const ORDER_FULFILLMENTS_QUERY: &str = r#"query OrderFulfillments($id: ID!) {
+  order(id: $id) {
+    fulfillments(first: 10) {
+      status
+      trackingInfo(first: 1) { company number }
+      fulfillmentLineItems(first: 40) { nodes { quantity lineItem { id } } }
+    }
+  }
+}
+"#;
+
+/// Whether an order in this `displayFulfillmentStatus` can have shipments.
+pub fn may_have_fulfillments(display_fulfillment_status: &str) -> bool {
+    matches!(
+        display_fulfillment_status,
+        "FULFILLED" | "PARTIALLY_FULFILLED" | "RESTOCKED" | "IN_PROGRESS"
+    )
+}
 
 /// A GraphQL response: data, errors, and Shopify's cost extension.
 #[derive(Debug, Clone, Deserialize)]
@@ -136,6 +153,17 @@ pub struct OrderLinesData {
 #[serde(rename_all = "camelCase")]
 pub struct OrderLinesOnly {
     pub line_items: Connection<GqlLineItem>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderFulfillmentsData {
+    pub order: Option<OrderFulfillmentsOnly>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderFulfillmentsOnly {
+    #[serde(default)]
+    pub fulfillments: Vec<GqlFulfillment>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -239,6 +267,9 @@ pub struct GqlTaxLine {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GqlFulfillment {
+    /// `SUCCESS`, `CANCELLED`, `ERROR`, `FAILURE`, `OPEN` or `PENDING`.
+    #[serde(default)]
+    pub status: Option<String>,
     #[serde(default)]
     pub tracking_info: Vec<GqlTrackingInfo>,
     pub fulfillment_line_items: Connection0<GqlFulfillmentLine>,

@@ -60,7 +60,7 @@ fn default_page_size() -> u32 {
     10
 }
 fn default_lines_per_page() -> u32 {
-    10
+    5
 }
 fn default_overlap() -> Duration {
     Duration::from_secs(2)

@@ -247,6 +247,7 @@ pub fn from_graphql(o: &GqlOrder, lines: &[GqlLineItem]) -> Result<ChannelOrder,
     let fulfillments = o
         .fulfillments
         .iter()
+        .filter(|f| !matches!(f.status.as_deref(), Some("CANCELLED" | "ERROR" | "FAILURE")))
         .map(|f| {
             let info = f.tracking_info.first();
             Fulfillment {

@@ -1,0 +1,220 @@
+//! What the integration tests share: a Shopify simulator on loopback and the
+//! daemon running against it in-process, each with its own temp store.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use chansync::config::Synchronous;
+use chansync::store::{OpenMode, OrderFilter, Store};
+use chansync::{Config, RunOptions};
+use chansync_sdk::model::Order;
+use chansync_shopify::sim::{self, SimConfig, SimHandle};
+use chrono::{DateTime, FixedOffset};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How the daemon learns about orders in a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intake {
+    Webhooks,
+    Poll,
+    Both,
+}
+
+pub struct Setup {
+    pub intake: Intake,
+    pub sim: SimConfig,
+    /// Extra keys for the `[[connector]]` table.
+    pub connector_keys: String,
+}
+
+impl Setup {
+    pub fn new(intake: Intake) -> Self {
+        Setup {
+            intake,
+            // Manual: orders change only when the test says so.
+            sim: SimConfig {
+                seed: 42,
+                generate: false,
+                restore_rate: 20_000.0,
+                ..SimConfig::default()
+            },
+            connector_keys: String::new(),
+        }
+    }
+}
+
+pub struct Harness {
+    pub sim: SimHandle,
+    pub addr: std::net::SocketAddr,
+    pub store_url: String,
+    pub config_path: PathBuf,
+    shutdown: CancellationToken,
+    daemon: JoinHandle<Result<(), chansync::daemon::RunError>>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn config_text(dir: &Path, sim: &SimHandle, intake: Intake, extra: &str) -> String {
+    let poll = match intake {
+        Intake::Webhooks => "",
+        Intake::Poll | Intake::Both => "poll = { every = \"1s\" }",
+    };
+    format!(
+        r#"[store]
+url = "sqlite://{db}"
+
+[server]
+listen = "127.0.0.1:0"
+
+[[connector]]
+name = "shop"
+kind = "shopify"
+base_url = "{base}"
+{poll}
+access_token = "{token}"
+webhook_secret = "{secret}"
+{extra}
+"#,
+        db = dir.join("chansync.db").display(),
+        base = sim.base_url(),
+        token = sim.access_token(),
+        secret = sim.webhook_secret(),
+    )
+}
+
+impl Harness {
+    pub async fn start(setup: Setup) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut sim_cfg = setup.sim;
+        if setup.intake != Intake::Poll {
+            sim_cfg.webhook_to = Some(format!("http://{addr}/webhooks/shop"));
+        }
+        let sim = sim::start(sim_cfg, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let text = config_text(dir.path(), &sim, setup.intake, &setup.connector_keys);
+        let config_path = dir.path().join("chansync.toml");
+        std::fs::write(&config_path, &text).unwrap();
+        let config = Config::parse(&config_path, &text).expect("test config is valid");
+        let store_url = config.store_url.clone();
+        let shutdown = CancellationToken::new();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let opts = RunOptions {
+            shutdown: shutdown.clone(),
+            listener: Some(listener),
+            events: None,
+            on_ready: Some(Box::new(move |_| {
+                let _ = ready_tx.send(());
+            })),
+        };
+        let daemon = tokio::spawn(chansync::run(config, opts));
+        tokio::time::timeout(Duration::from_secs(30), ready_rx)
+            .await
+            .expect("daemon ready in time")
+            .expect("daemon started");
+        Harness {
+            sim,
+            addr,
+            store_url,
+            config_path,
+            shutdown,
+            daemon,
+            _dir: dir,
+        }
+    }
+
+    pub fn webhook_url(&self) -> String {
+        format!("http://{}/webhooks/shop", self.addr)
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::open(&self.store_url, Synchronous::Normal, OpenMode::Existing)
+            .await
+            .unwrap()
+    }
+
+    pub async fn orders(&self) -> Vec<Order> {
+        let store = self.store().await;
+        let orders = store.list_orders(&OrderFilter::default()).await.unwrap();
+        store.close().await;
+        orders
+    }
+
+    /// Waits until the store holds every simulated order in its current
+    /// version; panics with the difference after `timeout`.
+    pub async fn converge(&self, timeout: Duration) -> Vec<Order> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let want = sim_versions(&self.sim);
+            let orders = self.orders().await;
+            let have: BTreeMap<String, DateTime<FixedOffset>> = orders
+                .iter()
+                .map(|o| (o.external_id.clone(), o.updated_at))
+                .collect();
+            if have == want {
+                return orders;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("store never caught up with the simulator:\n want {want:?}\n have {have:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the daemon and waits for it to drain; returns how it ended.
+    pub async fn stop(self) -> Result<(), chansync::daemon::RunError> {
+        self.shutdown.cancel();
+        let result = self.daemon.await.expect("daemon task");
+        self.sim.stop();
+        result
+    }
+}
+
+/// Each simulated order's id and update time.
+pub fn sim_versions(sim: &SimHandle) -> BTreeMap<String, DateTime<FixedOffset>> {
+    sim.order_ids()
+        .into_iter()
+        .map(|id| (id.to_string(), sim.rest_order(id).unwrap().updated_at))
+        .collect()
+}
+
+/// Shopify's signature over a body.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Posts a Shopify-style webhook; returns the status and JSON reply.
+pub async fn post_webhook(
+    url: &str,
+    topic: &str,
+    webhook_id: &str,
+    hmac: &str,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("X-Shopify-Topic", topic)
+        .header("X-Shopify-Hmac-Sha256", hmac)
+        .header("X-Shopify-Shop-Domain", sim::SHOP_DOMAIN)
+        .header("X-Shopify-API-Version", "2026-07")
+        .header("X-Shopify-Webhook-Id", webhook_id)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let json = resp.json().await.unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
