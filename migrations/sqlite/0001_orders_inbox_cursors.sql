@@ -36,7 +36,7 @@ CREATE TABLE order_lines (
     order_id    INTEGER NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
     position    INTEGER NOT NULL,
     external_id TEXT    NOT NULL,
-    sku         TEXT    NOT NULL,
+    sku         TEXT,               -- NULL for a line without any SKU
     channel_sku TEXT,
     title       TEXT    NOT NULL,
     quantity    INTEGER NOT NULL,

@@ -197,11 +197,7 @@ fn show_text(o: &Order) -> String {
     for l in &o.lines {
         t.row([
             l.external_id.clone(),
-            if l.sku.is_empty() {
-                "(none)".into()
-            } else {
-                l.sku.clone()
-            },
+            l.sku.clone().unwrap_or_else(|| "-".into()),
             l.channel_sku.clone().unwrap_or_else(|| "-".into()),
             l.title.clone(),
             l.quantity.to_string(),

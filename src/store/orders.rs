@@ -107,12 +107,11 @@ fn hex_lower(bytes: &[u8]) -> String {
 }
 
 /// chansync's status for an order, from the channel's and the lines'.
-fn derive_status(order: &ChannelOrder, unmapped: bool) -> OrderStatus {
+fn derive_status(order: &ChannelOrder) -> OrderStatus {
     match order.status {
         ChannelStatus::Cancelled => OrderStatus::Cancelled,
         ChannelStatus::Fulfilled => OrderStatus::Fulfilled,
         ChannelStatus::PartiallyFulfilled => OrderStatus::PartiallyFulfilled,
-        ChannelStatus::Open if unmapped => OrderStatus::NeedsAttention,
         ChannelStatus::Open => OrderStatus::Open,
     }
 }
@@ -365,12 +364,12 @@ pub(super) async fn apply_in(
         }
     }
 
-    // Map channel SKUs to master SKUs; a line with no SKU needs a person.
+    // Map channel SKUs to master SKUs. A line without a SKU (a custom item,
+    // a gift note) is kept as it is: nothing to stock or route for it.
     let mut skus = Vec::with_capacity(o.lines.len());
-    let mut unmapped = false;
     for line in &o.lines {
         let sku = match &line.channel_sku {
-            Some(cs) => {
+            Some(cs) => Some({
                 let mapped: Option<(String,)> = sqlx::query_as(
                     "SELECT master_sku FROM sku_map WHERE connector = ? AND channel_sku = ? ORDER BY master_sku LIMIT 1",
                 )
@@ -379,15 +378,12 @@ pub(super) async fn apply_in(
                 .fetch_optional(&mut **tx)
                 .await?;
                 mapped.map(|m| m.0).unwrap_or_else(|| cs.clone())
-            }
-            None => {
-                unmapped = true;
-                String::new()
-            }
+            }),
+            None => None,
         };
         skus.push(sku);
     }
-    let status = derive_status(o, unmapped);
+    let status = derive_status(o);
     let at = now();
     let address = o
         .shipping_address

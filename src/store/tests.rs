@@ -111,7 +111,7 @@ async fn same_second_changes_are_applied_and_the_same_id_on_another_connector_is
 }
 
 #[tokio::test]
-async fn skus_map_and_a_line_without_sku_needs_attention() {
+async fn skus_map_and_a_line_without_sku_keeps_a_null_sku() {
     let (s, _d) = store().await;
     s.map_sku("shop", "CH-1", "MUG-RED").await.unwrap();
     let o = order("1", "2026-11-01T10:00:00Z", "10.00");
@@ -129,19 +129,20 @@ async fn skus_map_and_a_line_without_sku_needs_attention() {
         .await
         .unwrap();
     let one = got.iter().find(|o| o.external_id == "1").unwrap();
-    assert_eq!(one.lines[0].sku, "MUG-RED");
+    assert_eq!(one.lines[0].sku.as_deref(), Some("MUG-RED"));
     assert_eq!(one.lines[0].channel_sku.as_deref(), Some("CH-1"));
     assert_eq!(one.status, OrderStatus::Open);
     let two = got.iter().find(|o| o.external_id == "2").unwrap();
-    assert_eq!(two.status, OrderStatus::NeedsAttention);
-    let attention = s
+    assert_eq!(two.lines[0].sku, None, "no SKU is null, never invented");
+    assert_eq!(two.status, OrderStatus::Open);
+    let open = s
         .list_orders(&OrderFilter {
-            status: Some(OrderStatus::NeedsAttention),
+            status: Some(OrderStatus::Open),
             ..Default::default()
         })
         .await
         .unwrap();
-    assert_eq!(attention.len(), 1);
+    assert_eq!(open.len(), 2);
 }
 
 #[tokio::test]

@@ -254,8 +254,9 @@ pub struct Address {
 pub struct OrderLine {
     /// The channel's line id.
     pub external_id: String,
-    /// The master SKU, or the channel SKU where it is not mapped.
-    pub sku: String,
+    /// The master SKU, or the channel SKU where it is not mapped; null for a
+    /// line the channel gives no SKU (a custom item, a gift note).
+    pub sku: Option<String>,
     /// The SKU as the channel knows it, if it has one.
     pub channel_sku: Option<String>,
     pub title: String,

@@ -1,0 +1,437 @@
+//! The real binary, as a user and a sysadmin run it: the demo, `simulate` and
+//! `run` side by side, the inspection commands, bad config and signals.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+fn chansync() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chansync"));
+    c.env_remove("CHANSYNC_CONFIG").env("NO_COLOR", "1");
+    c
+}
+
+fn run_ok(args: &[&str]) -> Output {
+    let out = chansync().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "chansync {args:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let out = run_ok(args);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "chansync {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{v} is not a decimal string"))
+        .parse()
+        .unwrap()
+}
+
+/// INTERFACE.md's Order JSON, complete and adding up.
+fn assert_complete(o: &Value) {
+    for key in [
+        "id",
+        "connector",
+        "channel_kind",
+        "external_id",
+        "status",
+        "payment_status",
+        "currency",
+        "placed_at",
+        "updated_at",
+    ] {
+        assert!(
+            o[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{key} missing in {o}"
+        );
+    }
+    let currency = o["currency"].as_str().unwrap();
+    assert!(
+        currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()),
+        "{currency}"
+    );
+    chrono::DateTime::parse_from_rfc3339(o["placed_at"].as_str().unwrap()).unwrap();
+    let lines = o["lines"].as_array().unwrap();
+    assert!(!lines.is_empty());
+    let mut line_sum = Decimal::ZERO;
+    for l in lines {
+        // A SKU wherever the channel has one; null (never "") for a custom item.
+        assert_eq!(
+            l["sku"].as_str().is_some(),
+            l["channel_sku"].as_str().is_some(),
+            "{l}"
+        );
+        assert_ne!(l["sku"], "", "{l}");
+        let qty = l["quantity"].as_u64().unwrap();
+        assert!(qty > 0);
+        let line_total = dec(&l["unit_price"]) * Decimal::from(qty) - dec(&l["discount"]);
+        assert_eq!(line_total, dec(&l["total"]), "line total in {o}");
+        line_sum += dec(&l["total"]);
+    }
+    assert_eq!(
+        line_sum,
+        dec(&o["subtotal"]),
+        "subtotal = Σ line totals in {o}"
+    );
+    assert_eq!(
+        dec(&o["subtotal"]) + dec(&o["shipping_total"]) + dec(&o["tax_total"]),
+        dec(&o["total"]),
+        "total = subtotal + shipping + tax in {o}"
+    );
+    let a = &o["shipping_address"];
+    let country = a["country_code"].as_str().unwrap();
+    assert!(
+        country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase()),
+        "{country}"
+    );
+    assert!(a["line1"].as_str().is_some_and(|s| !s.is_empty()));
+}
+
+#[test]
+fn demo_leaves_a_store_the_other_commands_can_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = chansync()
+        .args(["demo", "--seconds", "8", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("summary"), "{stdout}");
+    assert!(stdout.contains("0 of them missing"), "{stdout}");
+
+    let config = data.join("chansync.toml");
+    let config = config.to_str().unwrap();
+    let orders = json_of(&["orders", "list", "--config", config, "--format", "json"]);
+    let orders = orders.as_array().unwrap();
+    assert!(
+        orders.len() >= 5,
+        "8 seconds of demo make several orders, got {}",
+        orders.len()
+    );
+    for o in orders {
+        assert_complete(o);
+        assert_eq!(o["channel_kind"], "shopify");
+    }
+    let currencies: std::collections::BTreeSet<_> = orders
+        .iter()
+        .map(|o| o["currency"].as_str().unwrap())
+        .collect();
+    assert!(currencies.len() > 1, "several currencies: {currencies:?}");
+
+    let id = orders[0]["id"].as_str().unwrap();
+    let shown = json_of(&["orders", "show", id, "--config", config, "--format", "json"]);
+    assert_eq!(shown["external_id"], orders[0]["external_id"]);
+    let history = shown["history"].as_array().unwrap();
+    assert_eq!(history[0]["kind"], "created");
+
+    let table = run_ok(&["orders", "list", "--config", config]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.lines().count() == orders.len() + 1,
+        "a header and a row per order:\n{table}"
+    );
+
+    let connectors = json_of(&["connectors", "--config", config, "--format", "json"]);
+    let shop = &connectors[0];
+    assert_eq!(shop["kind"], "shopify");
+    assert_eq!(shop["last_poll_ok"], true);
+    assert!(shop["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "webhooks"));
+    assert!(shop["cursor"].as_str().is_some_and(|c| c.contains("since")));
+
+    let unknown = chansync()
+        .args(["orders", "show", "999999", "--config", config])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("999999"));
+}
+
+#[test]
+fn bad_config_exits_2_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[store]\nurl = \"sqlite:///tmp/x.db\"\n\n[[connector]]\nname = \"shop\"\nkind = \"shopify\"\nbase_url = \"http://127.0.0.1:1\"\npoll = { every = \"often\" }\naccess_token = \"shpat_secret_value\"\n",
+    )
+    .unwrap();
+    let out = chansync()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:8", path.display())),
+        "file and line: {err}"
+    );
+    assert!(err.contains("poll"), "key: {err}");
+    assert!(
+        !err.contains("shpat_secret_value"),
+        "a secret leaked: {err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one readable line: {err}");
+
+    let missing = chansync()
+        .args(["check-config", "--config", "/nonexistent/chansync.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/chansync.toml"));
+
+    std::fs::write(
+        &path,
+        "[store]\nurl = \"sqlite:///tmp/x.db\"\n\n[[connector]]\nname = \"shop\"\nkind = \"shopify\"\nbase_url = \"http://127.0.0.1:1\"\naccess_token = \"shpat_secret_value\"\n",
+    )
+    .unwrap();
+    let ok = chansync()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let printed = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        printed.contains("shop") && printed.contains("shopify"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("shpat_secret_value"),
+        "a secret leaked: {printed}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "did not exit within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn write_config(dir: &Path, port: u16, sim: &Value, secret: &str) -> String {
+    let path = dir.join("chansync.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[store]\nurl = \"sqlite://{db}\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n\
+             [[connector]]\nname = \"shop\"\nkind = \"shopify\"\nbase_url = \"{base}\"\npoll = {{ every = \"2s\" }}\n\
+             access_token = \"{token}\"\nwebhook_secret = \"{secret}\"\n",
+            db = dir.join("store/chansync.db").display(),
+            base = sim["base_url"].as_str().unwrap(),
+            token = sim["access_token"].as_str().unwrap(),
+        ),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn run_against_simulate_takes_every_order_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let secret = "whsec_cli_test_3f9a";
+    let mut sim = Killed(
+        chansync()
+            .args([
+                "simulate",
+                "shopify",
+                "--orders",
+                "12",
+                "--seed",
+                "5",
+                "--webhook-secret",
+                secret,
+                "--webhook-to",
+            ])
+            .arg(format!("http://127.0.0.1:{port}/webhooks/shop"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = String::new();
+    BufReader::new(sim.0.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let info: Value = serde_json::from_str(&first).expect("simulate prints its JSON first");
+    assert_eq!(info["webhook_secret"], secret);
+    let config = write_config(dir.path(), port, &info, secret);
+
+    let migrate = run_ok(&["migrate", "--config", &config]);
+    assert!(migrate.status.success());
+    let mut daemon = Killed(
+        chansync()
+            .args(["run", "--config", &config])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+
+    let state_url = format!("{}/_sim/state", info["base_url"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let orders = loop {
+        let orders = json_of(&["orders", "list", "--config", &config, "--format", "json"]);
+        let state: Value = reqwest::blocking::get(&state_url).unwrap().json().unwrap();
+        let sim_orders = state["orders"].as_array().unwrap();
+        let mut want: Vec<(String, String)> = sim_orders
+            .iter()
+            .map(|o| {
+                (
+                    o["id"].as_str().unwrap().to_owned(),
+                    o["updated_at"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let mut have: Vec<(String, String)> = orders
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["external_id"].as_str().unwrap().to_owned(),
+                    o["updated_at"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        want.sort();
+        have.sort();
+        if sim_orders.len() == 12 && want == have {
+            break orders;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never caught up:\n want {want:?}\n have {have:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    for o in orders.as_array().unwrap() {
+        assert_complete(o);
+    }
+
+    let ready = reqwest::blocking::get(format!("http://127.0.0.1:{port}/readyz")).unwrap();
+    assert_eq!(ready.status(), 200);
+    let connectors = json_of(&["connectors", "--config", &config, "--format", "json"]);
+    assert_eq!(connectors[0]["webhooks_rejected"], 0);
+
+    sigterm(&daemon.0);
+    let status = wait_exit(&mut daemon.0, Duration::from_secs(20));
+    let mut log = String::new();
+    std::io::Read::read_to_string(daemon.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM drains and exits 0:\n{log}");
+    assert!(
+        !log.contains(info["access_token"].as_str().unwrap()),
+        "the token reached a log line"
+    );
+    assert!(
+        !log.contains(secret),
+        "the webhook secret reached a log line"
+    );
+
+    sigterm(&sim.0);
+    assert!(wait_exit(&mut sim.0, Duration::from_secs(10)).success());
+}
+
+#[test]
+fn commands_on_a_store_that_does_not_exist_fail_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chansync.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\n",
+            dir.path().join("none/chansync.db").display()
+        ),
+    )
+    .unwrap();
+    let out = chansync()
+        .args(["orders", "list", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("migrate"), "tells what to do: {err}");
+
+    let migrate = chansync()
+        .args(["migrate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let list = json_of(&[
+        "orders",
+        "list",
+        "--config",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(list, serde_json::json!([]));
+}
