@@ -89,8 +89,11 @@ pub struct HttpClient {
 struct Inner {
     name: String,
     client: reqwest::Client,
-    limit: RateLimit,
-    limiter: DefaultDirectRateLimiter,
+    /// The configured quota: the ceiling `tighten` never goes above.
+    configured: RateLimit,
+    /// The quota in force and its limiter; replaced when the channel
+    /// declares a lower rate.
+    limiter: Mutex<(RateLimit, Arc<DefaultDirectRateLimiter>)>,
     /// Set when the channel asks for a pause; every request waits it out.
     paused_until: Mutex<Option<Instant>>,
     retry: RetryPolicy,
@@ -104,7 +107,7 @@ impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient")
             .field("name", &self.inner.name)
-            .field("limit", &self.inner.limit)
+            .field("limit", &self.inner.configured)
             .finish()
     }
 }
@@ -124,8 +127,8 @@ impl HttpClient {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
                 client,
-                limit,
-                limiter: RateLimiter::direct(limit.quota()),
+                configured: limit,
+                limiter: Mutex::new((limit, Arc::new(RateLimiter::direct(limit.quota())))),
                 paused_until: Mutex::new(None),
                 retry,
                 requests: AtomicU64::new(0),
@@ -152,6 +155,39 @@ impl HttpClient {
         }
     }
 
+    /// The quota in force now.
+    pub fn limit(&self) -> RateLimit {
+        self.inner.limiter.lock().expect("limiter lock").0
+    }
+
+    /// Applies the rate a channel declares for this client (e.g. a rate-limit
+    /// header): the quota in force becomes the lower of that and the
+    /// configured one. A declared rate above the configuration restores the
+    /// configuration, never more. Returns whether the quota changed.
+    pub fn tighten(&self, declared: RateLimit) -> bool {
+        let c = self.inner.configured;
+        let next = RateLimit {
+            per_second: if declared.per_second.is_finite() && declared.per_second > 0.0 {
+                declared.per_second.min(c.per_second)
+            } else {
+                c.per_second
+            },
+            burst: declared.burst.clamp(1, c.burst.max(1)),
+        };
+        let mut cur = self.inner.limiter.lock().expect("limiter lock");
+        if cur.0 == next {
+            return false;
+        }
+        tracing::info!(
+            connector = %self.inner.name,
+            per_second = next.per_second,
+            burst = next.burst,
+            "channel declared its rate limit; quota adjusted"
+        );
+        *cur = (next, Arc::new(RateLimiter::direct(next.quota())));
+        true
+    }
+
     /// Counts a throttle the channel reported in its own way (not a 429).
     pub fn note_throttled(&self) {
         self.inner.throttled.fetch_add(1, Ordering::Relaxed);
@@ -166,8 +202,8 @@ impl HttpClient {
             .map(|u| u.saturating_duration_since(Instant::now()).as_millis() as u64)
             .unwrap_or(0);
         RateLimitState {
-            per_second: self.inner.limit.per_second,
-            burst: self.inner.limit.burst,
+            per_second: self.limit().per_second,
+            burst: self.limit().burst,
             requests: self.inner.requests.load(Ordering::Relaxed),
             waits: self.inner.waits.load(Ordering::Relaxed),
             throttled: self.inner.throttled.load(Ordering::Relaxed),
@@ -187,9 +223,10 @@ impl HttpClient {
                 _ => break,
             }
         }
-        if self.inner.limiter.check().is_err() {
+        let limiter = self.inner.limiter.lock().expect("limiter lock").1.clone();
+        if limiter.check().is_err() {
             self.inner.waits.fetch_add(1, Ordering::Relaxed);
-            self.inner.limiter.until_ready().await;
+            limiter.until_ready().await;
         }
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
     }
@@ -470,6 +507,60 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(client.state().throttled, 1);
+    }
+
+    #[tokio::test]
+    async fn a_declared_rate_tightens_the_quota_but_never_past_the_config() {
+        let configured = RateLimit {
+            per_second: 1000.0,
+            burst: 10,
+        };
+        let client = HttpClient::new(
+            "t",
+            configured,
+            Duration::from_secs(5),
+            RetryPolicy::default(),
+        );
+        assert!(client.tighten(RateLimit {
+            per_second: 5.0,
+            burst: 1
+        }));
+        assert_eq!(
+            client.limit(),
+            RateLimit {
+                per_second: 5.0,
+                burst: 1
+            }
+        );
+        let started = Instant::now();
+        for _ in 0..3 {
+            client
+                .run("op", || async { Ok::<_, ConnectorError>(()) })
+                .await
+                .unwrap();
+        }
+        // One at once, then two more at 200ms each.
+        assert!(
+            started.elapsed() >= Duration::from_millis(390),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            !client.tighten(RateLimit {
+                per_second: 5.0,
+                burst: 1
+            }),
+            "same quota, no change"
+        );
+        assert!(client.tighten(RateLimit {
+            per_second: 1e6,
+            burst: 500
+        }));
+        assert_eq!(
+            client.limit(),
+            configured,
+            "a generous channel does not lift the configured quota"
+        );
     }
 
     #[tokio::test]
