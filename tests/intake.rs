@@ -75,6 +75,23 @@ async fn orders_arrive_exactly_once_by_webhook_and_poll() {
 }
 
 #[tokio::test]
+async fn the_poll_recovers_what_lost_webhooks_never_said() {
+    let mut setup = Setup::new(Intake::Both);
+    setup.sim.webhook_loss = 0.5;
+    let h = Harness::start(setup).await;
+    let ids = h.sim.create_orders(20);
+    for id in &ids[..10] {
+        assert!(h.sim.update_order(*id));
+    }
+    assert!(h.sim.webhooks_idle(Duration::from_secs(10)).await);
+    let lost = h.sim.state()["webhooks"]["lost"].as_u64().unwrap();
+    assert!(lost > 0, "half the webhooks are lost");
+    let orders = h.converge(CATCH_UP).await;
+    assert_eq!(orders.len(), 20);
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_bad_signature_is_refused_and_stores_nothing() {
     let h = Harness::start(Setup::new(Intake::Webhooks)).await;
     let id = h.sim.create_orders(1)[0];

@@ -29,6 +29,10 @@ pub struct SimulateArgs {
     /// The secret webhooks are signed with.
     #[arg(long)]
     webhook_secret: Option<String>,
+    /// Share of webhooks (0.0-1.0) the channel never sends, so that only
+    /// polling finds those changes.
+    #[arg(long, default_value_t = 0.0)]
+    webhook_loss: f64,
     /// Access token the API accepts [default: a fixed token, printed].
     #[arg(long)]
     access_token: Option<String>,
@@ -58,6 +62,12 @@ pub async fn run(args: SimulateArgs) -> CmdResult {
             }
             cfg.webhook_to = args.webhook_to;
             cfg.throttle = !args.unthrottled;
+            if !(0.0..=1.0).contains(&args.webhook_loss) {
+                return Err(Failure::Usage(
+                    "--webhook-loss must be between 0 and 1".into(),
+                ));
+            }
+            cfg.webhook_loss = args.webhook_loss;
             if !(args.trickle_every > 0.0 && args.trickle_every.is_finite()) {
                 return Err(Failure::Usage(
                     "--trickle-every must be a positive number of seconds".into(),

@@ -32,6 +32,9 @@ pub struct SimConfig {
     pub webhook_secret: String,
     /// Where `orders/*` webhooks are POSTed, if anywhere.
     pub webhook_to: Option<String>,
+    /// The share of events (0.0–1.0) whose webhook is never sent, as when a
+    /// channel's delivery fails for good; only polling finds those changes.
+    pub webhook_loss: f64,
     /// Sent as `X-Shopify-API-Version` on webhooks.
     pub api_version: String,
     /// The cost bucket's size (`maximumAvailable`).
@@ -56,6 +59,7 @@ impl Default for SimConfig {
             access_token: "shpat_sim_7c3e91b04f2a5d68e1b9c0d4a7f35e62".to_owned(),
             webhook_secret: "sim_whsec_4b8d2f6a1c9e7350b2d8f4a6c1e9b7d3".to_owned(),
             webhook_to: None,
+            webhook_loss: 0.0,
             api_version: DEFAULT_API_VERSION.to_owned(),
             bucket_size: 1000.0,
             restore_rate: 50.0,
@@ -78,6 +82,7 @@ impl fmt::Debug for SimConfig {
             .field("access_token", &"[redacted]")
             .field("webhook_secret", &"[redacted]")
             .field("webhook_to", &self.webhook_to)
+            .field("webhook_loss", &self.webhook_loss)
             .field("api_version", &self.api_version)
             .field("bucket_size", &self.bucket_size)
             .field("restore_rate", &self.restore_rate)

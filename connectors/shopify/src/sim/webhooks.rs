@@ -40,6 +40,8 @@ pub(crate) struct WebhookQueue {
     pending: watch::Sender<usize>,
     sent: AtomicU64,
     failed: AtomicU64,
+    /// Never sent, by `webhook_loss`.
+    lost: AtomicU64,
     retried: AtomicU64,
 }
 
@@ -65,6 +67,7 @@ impl WebhookQueue {
             pending: watch::Sender::new(0),
             sent: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
             retried: AtomicU64::new(0),
         }
     }
@@ -90,11 +93,13 @@ impl WebhookQueue {
         self.pending.send_modify(|p| *p = p.saturating_sub(1));
     }
 
-    /// `sent` (delivered with a 2xx), `failed` (gave up), `retried` (extra tries), `pending`.
+    /// `sent` (delivered with a 2xx), `failed` (gave up), `lost` (never
+    /// sent, by `webhook_loss`), `retried` (extra tries), `pending`.
     pub(crate) fn stats(&self) -> Value {
         json!({
             "sent": self.sent.load(Ordering::Relaxed),
             "failed": self.failed.load(Ordering::Relaxed),
+            "lost": self.lost.load(Ordering::Relaxed),
             "retried": self.retried.load(Ordering::Relaxed),
             "pending": *self.pending.borrow(),
         })
@@ -125,6 +130,13 @@ pub(crate) async fn run_sender(shared: Arc<Shared>, target: String, cancel: Canc
                 _ = queue.wake.notified() => continue,
             }
         };
+        let loss = shared.cfg.webhook_loss;
+        if loss > 0.0 && rand::random::<f64>() < loss {
+            queue.lost.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(topic = delivery.topic, webhook_id = %delivery.webhook_id, "simulated webhook lost");
+            queue.done();
+            continue;
+        }
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = deliver(&shared, &client, &target, &delivery) => queue.done(),
