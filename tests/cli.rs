@@ -120,7 +120,10 @@ fn demo_leaves_a_store_the_other_commands_can_read() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("summary"), "{stdout}");
-    assert!(stdout.contains("0 of them missing from the store or behind it"), "{stdout}");
+    assert!(
+        stdout.contains("0 of them missing from the store or behind it"),
+        "{stdout}"
+    );
 
     let config = data.join("chansync.toml");
     let config = config.to_str().unwrap();

@@ -201,12 +201,31 @@ pub struct StockLevel {
     pub idempotency_key: String,
 }
 
+/// A level of a batch the channel refused for good (an unknown SKU, a
+/// location it does not stock), while the rest of the batch went through.
+#[derive(Debug, Clone)]
+pub struct StockRejection {
+    pub channel_sku: String,
+    /// Always a non-retryable error (`Permanent` or `Auth`).
+    pub error: ConnectorError,
+}
+
 /// Pushes published stock levels to a channel.
+///
+/// The daemon calls it with at most `batch_size()` levels, each SKU at most
+/// once, already coalesced to the newest level. An `Err` means the whole
+/// batch failed (retried if the error is retryable, dead-lettered if not);
+/// `Ok` lists the levels the channel refused one by one, everything else
+/// counts as applied. Levels are absolute: pushing the same batch twice
+/// leaves the channel as pushing it once.
 #[async_trait]
 pub trait StockPush: Send + Sync {
     /// The most levels one call may carry.
     fn batch_size(&self) -> usize;
-    async fn push_stock(&self, levels: &[StockLevel]) -> Result<(), ConnectorError>;
+    async fn push_stock(
+        &self,
+        levels: &[StockLevel],
+    ) -> Result<Vec<StockRejection>, ConnectorError>;
 }
 
 /// A fulfilment to report to the channel the order came from.
@@ -218,6 +237,13 @@ pub struct FulfillmentRequest {
 }
 
 /// Reports shipments and tracking to a channel.
+///
+/// At-least-once: the daemon may call again with the same request (same
+/// `idempotency_key`) after a timeout or a crash. An implementation must make
+/// that harmless: use the channel's idempotency support where it has one,
+/// otherwise look for the earlier fulfilment (by tracking number and lines)
+/// before creating another. `fulfillment.lines` name the channel's line ids
+/// (`OrderLine::external_id`); empty lines mean every unfulfilled line.
 #[async_trait]
 pub trait FulfillmentPush: Send + Sync {
     async fn push_fulfillment(&self, req: &FulfillmentRequest) -> Result<(), ConnectorError>;
@@ -231,7 +257,8 @@ pub struct CancelRequest {
     pub idempotency_key: String,
 }
 
-/// Cancels orders on a channel.
+/// Cancels orders on a channel. Cancelling an order the channel already
+/// shows as cancelled is success, so a retried request is harmless.
 #[async_trait]
 pub trait OrderCancel: Send + Sync {
     async fn cancel_order(&self, req: &CancelRequest) -> Result<(), ConnectorError>;
