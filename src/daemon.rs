@@ -91,7 +91,10 @@ pub struct RunOptions {
 
 /// Runs the daemon until `opts.shutdown` is cancelled, then drains.
 pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
-    let store = Store::open(&config.store_url, config.synchronous, OpenMode::Migrate).await?;
+    let store = Store::open(&config.store_url, config.synchronous, OpenMode::Migrate)
+        .await?
+        .with_policy(crate::inventory::Policy::from_config(&config));
+    store.sync_sku_config(&config.skus).await?;
     tracing::info!(store = %config.store_url, "store open and migrated");
 
     let mut connectors = HashMap::new();
@@ -160,6 +163,18 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
         );
     }
     tasks.close();
+    let push_stop = CancellationToken::new();
+    let dispatchers = TaskTracker::new();
+    for inst in rt.connectors.values() {
+        if crate::push::pushes(inst) {
+            dispatchers.spawn(crate::push::run(
+                rt.clone(),
+                inst.clone(),
+                push_stop.clone(),
+            ));
+        }
+    }
+    dispatchers.close();
 
     let app = router(
         Arc::new(AppState {
@@ -198,6 +213,9 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     // 4. The worker applies every stored delivery.
     worker_stop.cancel();
     let _ = worker.await;
+    // 5. Dispatchers finish the push in flight; the rest waits in the outbox.
+    push_stop.cancel();
+    dispatchers.wait().await;
     store.close().await;
     tracing::info!("chansync stopped");
     match served {

@@ -8,6 +8,8 @@ pub mod config;
 pub mod daemon;
 pub mod events;
 pub mod intake;
+pub mod inventory;
+pub mod push;
 pub mod registry;
 pub mod store;
 

@@ -6,6 +6,7 @@ mod connectors;
 mod demo;
 mod orders;
 mod simulate;
+mod stock;
 pub mod table;
 
 use std::net::SocketAddr;
@@ -50,6 +51,15 @@ enum Command {
     Orders(orders::OrdersCommand),
     /// Each connector: kind, capabilities, last poll, cursor, backlog, rate limit.
     Connectors(FormatArg),
+    /// Stock per SKU and location, and what each channel is shown.
+    #[command(subcommand)]
+    Stock(stock::StockCommand),
+    /// Channel SKU to master SKU mappings.
+    #[command(subcommand)]
+    Skus(stock::SkusCommand),
+    /// Push-back work waiting for, or given up on by, the channels.
+    #[command(subcommand)]
+    Outbox(stock::OutboxCommand),
 }
 
 /// `--format table|json`
@@ -186,6 +196,9 @@ async fn dispatch(cli: Cli) -> CmdResult {
         }
         Command::Orders(cmd) => orders::run(cmd, &config_path).await,
         Command::Connectors(f) => connectors::run(f.format, &config_path).await,
+        Command::Stock(cmd) => stock::run_stock(cmd, &config_path).await,
+        Command::Skus(cmd) => stock::run_skus(cmd, &config_path).await,
+        Command::Outbox(cmd) => stock::run_outbox(cmd, &config_path).await,
     }
 }
 
@@ -240,5 +253,20 @@ async fn open_existing(config: &Config) -> Result<crate::store::Store, Failure> 
         config.synchronous,
         crate::store::OpenMode::Existing,
     )
-    .await?)
+    .await?
+    .with_policy(crate::inventory::Policy::from_config(config)))
+}
+
+/// Opens the store for a command that changes it: migrated if needed, with
+/// the config's SKU mappings in place.
+async fn open_for_writes(config: &Config) -> Result<crate::store::Store, Failure> {
+    let store = crate::store::Store::open(
+        &config.store_url,
+        config.synchronous,
+        crate::store::OpenMode::Migrate,
+    )
+    .await?
+    .with_policy(crate::inventory::Policy::from_config(config));
+    store.sync_sku_config(&config.skus).await?;
+    Ok(store)
 }

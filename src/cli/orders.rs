@@ -32,6 +32,39 @@ pub enum OrdersCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Records a shipment and queues its push to the channel.
+    Fulfil {
+        id: String,
+        /// The location it ships from.
+        #[arg(long)]
+        location: String,
+        #[arg(long)]
+        carrier: Option<String>,
+        #[arg(long)]
+        tracking: String,
+        /// `EXT_LINE_ID:QTY`, repeatable; without it, every line in full.
+        #[arg(long = "line", value_name = "EXT_LINE_ID:QTY")]
+        lines: Vec<String>,
+    },
+    /// Cancels an order, releases its reservations and queues the push.
+    Cancel {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+fn order_id(id: &str) -> Result<i64, Failure> {
+    id.trim()
+        .parse()
+        .map_err(|_| Failure::Usage(format!("{id:?} is not an order id (a number)")))
+}
+
+fn command_failure(e: crate::store::CommandError) -> Failure {
+    match e {
+        crate::store::CommandError::Store(e) => Failure::Runtime(e.into()),
+        other => Failure::Runtime(anyhow::anyhow!("{other}")),
+    }
 }
 
 pub async fn run(cmd: OrdersCommand, config_path: &Path) -> CmdResult {
@@ -73,6 +106,48 @@ pub async fn run(cmd: OrdersCommand, config_path: &Path) -> CmdResult {
                 ),
                 Format::Table => print!("{}", list_table(&orders)),
             }
+            Ok(())
+        }
+        OrdersCommand::Fulfil {
+            id,
+            location,
+            carrier,
+            tracking,
+            lines,
+        } => {
+            let n = order_id(&id)?;
+            let mut by_line = std::collections::BTreeMap::new();
+            for l in &lines {
+                let (ext, qty) = l
+                    .rsplit_once(':')
+                    .and_then(|(e, q)| q.parse::<i64>().ok().map(|q| (e.to_owned(), q)))
+                    .ok_or_else(|| {
+                        Failure::Usage(format!("--line {l:?} is not EXT_LINE_ID:QTY"))
+                    })?;
+                *by_line.entry(ext).or_insert(0) += qty;
+            }
+            let store = super::open_for_writes(&config).await?;
+            let fid = store
+                .fulfil(n, &location, carrier.as_deref(), &tracking, &by_line)
+                .await
+                .map_err(command_failure)?;
+            let order = store
+                .get_order(n)
+                .await?
+                .ok_or_else(|| Failure::Runtime(anyhow::anyhow!("order {n} vanished")))?;
+            println!("order {n}: shipment {fid} from {location} recorded (tracking {tracking}); status {}", order.status);
+            store.close().await;
+            Ok(())
+        }
+        OrdersCommand::Cancel { id, reason } => {
+            let n = order_id(&id)?;
+            let store = super::open_for_writes(&config).await?;
+            store
+                .cancel(n, reason.as_deref())
+                .await
+                .map_err(command_failure)?;
+            println!("order {n}: cancelled; reservations released, the channel will be told");
+            store.close().await;
             Ok(())
         }
         OrdersCommand::Show { id, format } => {

@@ -58,6 +58,157 @@ struct RawConfig {
     connectors: Vec<RawConnector>,
     #[serde(default, rename = "location")]
     locations: Vec<Location>,
+    #[serde(default)]
+    routing: RoutingConfig,
+    #[serde(default, rename = "sku")]
+    skus: Vec<SkuMapping>,
+    #[serde(default)]
+    outbox: RawOutbox,
+}
+
+/// `[routing]`: how an order picks the location(s) it ships from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// Ship from several locations when no single one has every line.
+    #[serde(default)]
+    pub allow_split: bool,
+    /// Per-connector overrides, first match wins.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RoutingRule>,
+}
+
+/// `[[routing.rule]]`: what orders of one connector do differently.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingRule {
+    pub connector: String,
+    /// `route` (default) or `record`: keep the order, reserve nothing.
+    #[serde(default)]
+    pub action: RuleAction,
+    /// Only these locations, in their priority order (default: all).
+    #[serde(default)]
+    pub locations: Vec<String>,
+    /// Overrides `[routing] allow_split` for this connector.
+    #[serde(default)]
+    pub allow_split: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    #[default]
+    Route,
+    Record,
+}
+
+/// `[[sku]]`: a channel SKU of one connector is a master SKU times a
+/// quantity; several rows with one channel SKU make a bundle.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SkuMapping {
+    pub connector: String,
+    pub channel_sku: String,
+    pub master_sku: String,
+    #[serde(default = "one")]
+    pub quantity: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// `stock = { ... }` in a `[[connector]]`: what the channel is shown.
+/// published = max(0, floor(available × share) − buffer), at most `cap`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StockPolicy {
+    /// Push stock levels to this channel (if the connector can).
+    #[serde(default = "yes")]
+    pub publish: bool,
+    /// The share of available stock offered, 0.0 to 1.0.
+    #[serde(default = "full_share")]
+    pub share: rust_decimal::Decimal,
+    /// Units held back from this channel.
+    #[serde(default)]
+    pub buffer: i64,
+    /// The most ever published.
+    #[serde(default)]
+    pub cap: Option<i64>,
+    /// Only stock at these locations counts (default: all).
+    #[serde(default)]
+    pub locations: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn full_share() -> rust_decimal::Decimal {
+    rust_decimal::Decimal::ONE
+}
+
+impl Default for StockPolicy {
+    fn default() -> Self {
+        StockPolicy {
+            publish: true,
+            share: full_share(),
+            buffer: 0,
+            cap: None,
+            locations: Vec::new(),
+        }
+    }
+}
+
+/// `[outbox]`: how pushes to channels are retried.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    #[serde(default = "default_max_attempts")]
+    max_attempts: u32,
+    #[serde(default = "default_first_retry")]
+    first_retry: String,
+    #[serde(default = "default_max_retry")]
+    max_retry: String,
+}
+
+impl Default for RawOutbox {
+    fn default() -> Self {
+        RawOutbox {
+            max_attempts: default_max_attempts(),
+            first_retry: default_first_retry(),
+            max_retry: default_max_retry(),
+        }
+    }
+}
+
+fn default_max_attempts() -> u32 {
+    10
+}
+fn default_first_retry() -> String {
+    "1s".into()
+}
+fn default_max_retry() -> String {
+    "5m".into()
+}
+
+/// Retry policy of the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// Attempts before a row is dead-lettered.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles up to `max_retry`, with jitter.
+    pub first_retry: Duration,
+    pub max_retry: Duration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_attempts: 10,
+            first_retry: Duration::from_secs(1),
+            max_retry: Duration::from_secs(300),
+        }
+    }
 }
 
 /// `[store]`
@@ -161,6 +312,9 @@ pub struct Location {
     pub lat: Option<f64>,
     #[serde(default)]
     pub long: Option<f64>,
+    /// ISO 3166-1 alpha-2 countries it ships to; empty: everywhere.
+    #[serde(default)]
+    pub ships_to: Vec<String>,
 }
 
 /// `[[connector]]` before validation; kind-specific keys land in `options`.
@@ -177,6 +331,8 @@ struct RawConnector {
     access_token: Option<SecretSpec>,
     #[serde(default)]
     rate_limit: Option<RateLimit>,
+    #[serde(default)]
+    stock: Option<StockPolicy>,
     #[serde(flatten)]
     options: toml::Table,
 }
@@ -226,6 +382,9 @@ pub struct ConnectorConfig {
     pub kind: String,
     pub poll: Option<PollSchedule>,
     pub context: chansync_sdk::ConnectorContext,
+    pub stock: StockPolicy,
+    /// What the connector can do, as built from this config.
+    pub capabilities: Vec<chansync_sdk::Capability>,
 }
 
 /// The validated, resolved config.
@@ -240,6 +399,9 @@ pub struct Config {
     pub log: LogConfig,
     pub connectors: Vec<ConnectorConfig>,
     pub locations: Vec<Location>,
+    pub routing: RoutingConfig,
+    pub skus: Vec<SkuMapping>,
+    pub outbox: OutboxConfig,
 }
 
 impl Config {
@@ -419,7 +581,7 @@ impl Config {
                 options,
             };
             // Let the connector check its own keys now, so a bad value is a config error.
-            crate::registry::build(&c.kind, context.clone()).map_err(|e| {
+            let built = crate::registry::build(&c.kind, context.clone()).map_err(|e| {
                 let key = if e.key.is_empty() {
                     format!("connector[{i}]")
                 } else {
@@ -427,11 +589,27 @@ impl Config {
                 };
                 err(key, e.message)
             })?;
+            let stock = c.stock.unwrap_or_default();
+            if stock.share < rust_decimal::Decimal::ZERO || stock.share > rust_decimal::Decimal::ONE
+            {
+                return Err(err(
+                    at("stock.share"),
+                    format!("{} is not between 0 and 1", stock.share),
+                ));
+            }
+            if stock.buffer < 0 {
+                return Err(err(at("stock.buffer"), "must not be negative".into()));
+            }
+            if stock.cap.is_some_and(|c| c < 0) {
+                return Err(err(at("stock.cap"), "must not be negative".into()));
+            }
             connectors.push(ConnectorConfig {
                 name: c.name,
                 kind: c.kind,
                 poll,
                 context,
+                stock,
+                capabilities: built.capabilities(),
             });
         }
 
@@ -454,6 +632,70 @@ impl Config {
             }
         }
 
+        for (i, l) in raw.locations.iter().enumerate() {
+            for (j, c) in l.ships_to.iter().enumerate() {
+                if c.parse::<chansync_sdk::model::CountryCode>().is_err() {
+                    return Err(err(
+                        format!("location[{i}].ships_to[{j}]"),
+                        format!("{c:?} is not an ISO 3166-1 alpha-2 code"),
+                    ));
+                }
+            }
+        }
+        for (i, c) in connectors.iter().enumerate() {
+            for (j, l) in c.stock.locations.iter().enumerate() {
+                if !location_names.contains(l) {
+                    return Err(err(
+                        format!("connector[{i}].stock.locations[{j}]"),
+                        format!("no [[location]] named {l:?}"),
+                    ));
+                }
+            }
+        }
+        for (i, r) in raw.routing.rules.iter().enumerate() {
+            if !names.contains(&r.connector) {
+                return Err(err(
+                    format!("routing.rule[{i}].connector"),
+                    format!("no [[connector]] named {:?}", r.connector),
+                ));
+            }
+            for (j, l) in r.locations.iter().enumerate() {
+                if !location_names.contains(l) {
+                    return Err(err(
+                        format!("routing.rule[{i}].locations[{j}]"),
+                        format!("no [[location]] named {l:?}"),
+                    ));
+                }
+            }
+        }
+        for (i, s) in raw.skus.iter().enumerate() {
+            if !names.contains(&s.connector) {
+                return Err(err(
+                    format!("sku[{i}].connector"),
+                    format!("no [[connector]] named {:?}", s.connector),
+                ));
+            }
+            if s.channel_sku.trim().is_empty() || s.master_sku.trim().is_empty() {
+                return Err(err(
+                    format!("sku[{i}]"),
+                    "channel_sku and master_sku must not be empty".into(),
+                ));
+            }
+            if s.quantity < 1 {
+                return Err(err(
+                    format!("sku[{i}].quantity"),
+                    "must be at least 1".into(),
+                ));
+            }
+        }
+        let retry =
+            |key: &str, v: &str| parse_duration(v).map_err(|m| err(format!("outbox.{key}"), m));
+        let outbox = OutboxConfig {
+            max_attempts: raw.outbox.max_attempts.max(1),
+            first_retry: retry("first_retry", &raw.outbox.first_retry)?,
+            max_retry: retry("max_retry", &raw.outbox.max_retry)?,
+        };
+
         Ok(Config {
             path: path.to_owned(),
             store_url,
@@ -464,6 +706,9 @@ impl Config {
             log: raw.log,
             connectors,
             locations: raw.locations,
+            routing: raw.routing,
+            skus: raw.skus,
+            outbox,
         })
     }
 

@@ -116,8 +116,14 @@ impl Store {
                         raw: p.raw.as_deref(),
                         source: Source::Webhook,
                     };
-                    let applied =
-                        super::orders::apply_in(&mut tx, &p.connector, p.kind, &incoming).await?;
+                    let applied = super::orders::apply_in(
+                        &mut tx,
+                        &self.policy,
+                        &p.connector,
+                        p.kind,
+                        &incoming,
+                    )
+                    .await?;
                     ("done", None, Some(applied))
                 }
                 Ok(None) => ("done", None, None),
@@ -133,6 +139,7 @@ impl Store {
             out.push(applied);
         }
         tx.commit().await?;
+        self.outbox_wake.notify_waiters();
         Ok(out)
     }
 

@@ -6,7 +6,10 @@
 //! older channel update never overwrites a newer one.
 
 mod inbox;
+mod inventory;
 mod orders;
+mod outbox;
+mod stock;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -16,7 +19,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use inbox::{InboxInsert, InboxOutcome, InboxRow, Processed};
+pub use inventory::{Actor, Level};
 pub use orders::{Applied, Incoming, OrderFilter, OrderHistoryEvent, Source};
+pub use outbox::{OutboxFilter, OutboxRow};
+pub use stock::{CommandError, StockChannel, StockLocation, StockView};
 
 use crate::config::Synchronous;
 
@@ -43,6 +49,10 @@ pub struct Store {
     writer: SqlitePool,
     /// Reads, concurrent with the writer thanks to WAL.
     reader: SqlitePool,
+    /// Locations, routing rules and channel stock policies.
+    policy: std::sync::Arc<crate::inventory::Policy>,
+    /// Woken after a commit that may have queued outbox work.
+    outbox_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// How to open the store.
@@ -99,7 +109,27 @@ impl Store {
             .max_connections(4)
             .connect_with(opts.read_only(false))
             .await?;
-        Ok(Store { writer, reader })
+        Ok(Store {
+            writer,
+            reader,
+            policy: Default::default(),
+            outbox_wake: Default::default(),
+        })
+    }
+
+    /// The same store applying `policy` (routing, stock publishing).
+    pub fn with_policy(mut self, policy: crate::inventory::Policy) -> Store {
+        self.policy = std::sync::Arc::new(policy);
+        self
+    }
+
+    pub fn policy(&self) -> &crate::inventory::Policy {
+        &self.policy
+    }
+
+    /// Notified after commits that may have queued outbox work.
+    pub fn outbox_wake(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.outbox_wake.clone()
     }
 
     /// Closes both pools, waiting for in-flight work.

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{now, Store, StoreError};
+use crate::inventory::Policy;
 
 /// Which path an order change came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -129,7 +130,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let mut out = Vec::with_capacity(orders.len());
         for o in orders {
-            out.push(apply_in(&mut tx, connector, kind, o).await?);
+            out.push(apply_in(&mut tx, &self.policy, connector, kind, o).await?);
         }
         sqlx::query(
             "INSERT INTO poll_state (connector, cursor, orders_seen) VALUES (?, ?, ?)
@@ -142,6 +143,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.outbox_wake.notify_waiters();
         Ok(out)
     }
 
@@ -155,9 +157,10 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let mut out = Vec::with_capacity(orders.len());
         for o in orders {
-            out.push(apply_in(&mut tx, connector, kind, o).await?);
+            out.push(apply_in(&mut tx, &self.policy, connector, kind, o).await?);
         }
         tx.commit().await?;
+        self.outbox_wake.notify_waiters();
         Ok(out)
     }
 
@@ -273,6 +276,69 @@ impl Store {
                     .remove(&o.id.parse::<i64>().expect("ids are numeric"))
                     .unwrap_or_default();
             }
+            // Allocations still held or shipped, summed per location and SKU.
+            let sql = format!(
+                "SELECT order_id, location, sku, SUM(quantity) AS quantity FROM allocations
+                 WHERE order_id IN ({placeholders}) AND state IN ('reserved', 'consumed')
+                 GROUP BY order_id, location, sku ORDER BY order_id, location, sku"
+            );
+            let mut q = sqlx::query(&sql);
+            for o in chunk.iter() {
+                q = q.bind(o.id.parse::<i64>().expect("ids are numeric"));
+            }
+            let rows = q.fetch_all(&self.reader).await?;
+            let mut allocs =
+                std::collections::HashMap::<i64, Vec<chansync_sdk::model::Allocation>>::new();
+            for r in &rows {
+                allocs.entry(r.get("order_id")).or_default().push(
+                    chansync_sdk::model::Allocation {
+                        location: r.get("location"),
+                        sku: r.get("sku"),
+                        quantity: r.get::<i64, _>("quantity") as u32,
+                    },
+                );
+            }
+            // Shipments chansync recorded come first; the channel's own list
+            // adds those it knows that chansync did not record.
+            let sql = format!(
+                "SELECT order_id, location, carrier, tracking, lines FROM fulfillments
+                 WHERE order_id IN ({placeholders}) ORDER BY id"
+            );
+            let mut q = sqlx::query(&sql);
+            for o in chunk.iter() {
+                q = q.bind(o.id.parse::<i64>().expect("ids are numeric"));
+            }
+            let rows = q.fetch_all(&self.reader).await?;
+            let mut ours =
+                std::collections::HashMap::<i64, Vec<chansync_sdk::model::Fulfillment>>::new();
+            for r in &rows {
+                let lines: Vec<chansync_sdk::model::FulfillmentLine> =
+                    serde_json::from_str(r.get::<&str, _>("lines"))
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                ours.entry(r.get("order_id"))
+                    .or_default()
+                    .push(chansync_sdk::model::Fulfillment {
+                        location: r.get("location"),
+                        carrier: r.get("carrier"),
+                        tracking: r.get("tracking"),
+                        lines,
+                    });
+            }
+            for o in chunk.iter_mut() {
+                let id = o.id.parse::<i64>().expect("ids are numeric");
+                o.allocations = allocs.remove(&id).unwrap_or_default();
+                if let Some(mut mine) = ours.remove(&id) {
+                    let channel = std::mem::take(&mut o.fulfillments);
+                    let known: Vec<Option<String>> =
+                        mine.iter().map(|f| f.tracking.clone()).collect();
+                    mine.extend(
+                        channel
+                            .into_iter()
+                            .filter(|f| f.tracking.is_none() || !known.contains(&f.tracking)),
+                    );
+                    o.fulfillments = mine;
+                }
+            }
         }
         Ok(())
     }
@@ -338,6 +404,7 @@ fn order_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Order, StoreError> {
 /// (channels stamp whole seconds; a same-second change must not be lost).
 pub(super) async fn apply_in(
     tx: &mut Transaction<'static, Sqlite>,
+    policy: &Policy,
     connector: &str,
     kind: &str,
     incoming: &Incoming<'_>,
@@ -364,21 +431,33 @@ pub(super) async fn apply_in(
         }
     }
 
-    // Map channel SKUs to master SKUs. A line without a SKU (a custom item,
-    // a gift note) is kept as it is: nothing to stock or route for it.
+    // Map channel SKUs to master SKUs: a one-to-one mapping names the
+    // master SKU; a bundle or multipack keeps the channel SKU (its parts show
+    // in the allocations); an unmapped SKU is taken as the master SKU and the
+    // channel is noted as listing it. A line without a SKU (a custom item, a
+    // gift note) has nothing to stock or route.
     let mut skus = Vec::with_capacity(o.lines.len());
     for line in &o.lines {
         let sku = match &line.channel_sku {
-            Some(cs) => Some({
-                let mapped: Option<(String,)> = sqlx::query_as(
-                    "SELECT master_sku FROM sku_map WHERE connector = ? AND channel_sku = ? ORDER BY master_sku LIMIT 1",
-                )
-                .bind(connector)
-                .bind(cs)
-                .fetch_optional(&mut **tx)
-                .await?;
-                mapped.map(|m| m.0).unwrap_or_else(|| cs.clone())
-            }),
+            Some(cs) => {
+                let parts = super::inventory::parts_of(tx, connector, cs).await?;
+                match parts.as_slice() {
+                    [(master, 1)] => Some(master.clone()),
+                    [] => {
+                        sqlx::query(
+                            "INSERT INTO sku_map (connector, channel_sku, master_sku, quantity, source)
+                             VALUES (?, ?, ?, 1, 'order') ON CONFLICT DO NOTHING",
+                        )
+                        .bind(connector)
+                        .bind(cs)
+                        .bind(cs)
+                        .execute(&mut **tx)
+                        .await?;
+                        Some(cs.clone())
+                    }
+                    _ => Some(cs.clone()),
+                }
+            }
             None => None,
         };
         skus.push(sku);
@@ -492,6 +571,8 @@ pub(super) async fn apply_in(
         .execute(&mut **tx)
         .await?;
     }
+    let settled = super::inventory::settle(tx, policy, id).await?;
+    let status = settled.status.unwrap_or(status);
     let detail = serde_json::json!({
         "channel_updated_at": o.updated_at.to_rfc3339(),
         "status": status.as_str(),
@@ -509,6 +590,10 @@ pub(super) async fn apply_in(
     .bind(detail.to_string())
     .execute(&mut **tx)
     .await?;
+    super::inventory::record_settled(tx, id, &settled, incoming.source.as_str()).await?;
+    if !settled.touched.is_empty() {
+        super::inventory::enqueue_stock(tx, policy, &settled.touched).await?;
+    }
     Ok(if created {
         Applied::Created { id, status }
     } else {

@@ -1,0 +1,216 @@
+//! Push-back: one dispatcher per connector drains that connector's outbox.
+//! Stock rows are batched up to the channel's batch size, each SKU's level
+//! computed at send time (so a burst of changes to one SKU is one push);
+//! fulfilments and cancellations go one by one with their idempotency key.
+//! The connector's HTTP client already waits on its rate limiter and retries
+//! briefly; what still fails goes back to the outbox with exponential backoff
+//! and jitter, or to the dead letters when it is permanent or out of tries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chansync_sdk::{CancelRequest, ConnectorError, FulfillmentRequest, StockLevel};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::OutboxConfig;
+use crate::daemon::{Instance, Runtime};
+use crate::store::{OutboxRow, Store};
+
+/// How often a dispatcher looks for due rows without being woken.
+const TICK: Duration = Duration::from_millis(500);
+
+/// Whether this connector has anything the outbox can send.
+pub fn pushes(inst: &Instance) -> bool {
+    let c = &inst.connector;
+    c.stock_push().is_some() || c.fulfillment_push().is_some() || c.cancel().is_some()
+}
+
+/// Drains the connector's outbox until `shutdown`; a batch in flight finishes.
+pub async fn run(rt: Arc<Runtime>, inst: Arc<Instance>, shutdown: CancellationToken) {
+    let store = &rt.store;
+    match store.outbox_recover(&inst.name).await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(connector = %inst.name, rows = n, "outbox rows from an interrupted run are pending again")
+        }
+        Err(e) => tracing::error!(connector = %inst.name, error = %e, "cannot recover the outbox"),
+    }
+    let wake = store.outbox_wake();
+    loop {
+        let notified = wake.notified();
+        let worked = match drain_once(store, &inst).await {
+            Ok(n) => n > 0,
+            Err(e) => {
+                tracing::error!(connector = %inst.name, error = %e, "outbox dispatch failed");
+                false
+            }
+        };
+        if shutdown.is_cancelled() {
+            break;
+        }
+        if worked {
+            continue;
+        }
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(TICK) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    tracing::debug!(connector = %inst.name, "dispatcher stopped");
+}
+
+/// Sends what is due once; returns how many rows were handled.
+pub async fn drain_once(store: &Store, inst: &Instance) -> Result<usize, crate::store::StoreError> {
+    let policy = store.policy().outbox;
+    let mut handled = 0;
+    for kind in store.outbox_due_kinds(&inst.name).await? {
+        handled += match kind.as_str() {
+            "stock" => send_stock(store, inst, &policy).await?,
+            "fulfillment" | "cancel" => send_one_by_one(store, inst, &kind, &policy).await?,
+            other => {
+                tracing::warn!(connector = %inst.name, kind = other, "unknown outbox kind; left alone");
+                0
+            }
+        };
+    }
+    Ok(handled)
+}
+
+/// The delay before attempt `attempts + 1`: exponential with full jitter,
+/// at least what the channel asked for.
+fn backoff(cfg: &OutboxConfig, attempts: i64, e: &ConnectorError) -> Duration {
+    let exp = cfg
+        .first_retry
+        .saturating_mul(1u32 << attempts.clamp(0, 20) as u32)
+        .min(cfg.max_retry);
+    let jittered = exp.mul_f64(0.5 + rand::random::<f64>() * 0.5);
+    jittered.max(e.retry_after().unwrap_or_default())
+}
+
+async fn fail(
+    store: &Store,
+    inst: &Instance,
+    row: &OutboxRow,
+    cfg: &OutboxConfig,
+    e: &ConnectorError,
+) -> Result<(), crate::store::StoreError> {
+    let retry = e.is_retryable().then(|| backoff(cfg, row.attempts, e));
+    let state = store.outbox_failed(row.id, &e.to_string(), retry).await?;
+    if state == "dead" {
+        tracing::error!(connector = %inst.name, outbox_id = row.id, kind = %row.kind, error = %e, "push dead-lettered; `chansync outbox replay` sends it again");
+    } else {
+        tracing::warn!(connector = %inst.name, outbox_id = row.id, kind = %row.kind, error = %e, "push failed; will retry");
+    }
+    Ok(())
+}
+
+async fn send_stock(
+    store: &Store,
+    inst: &Instance,
+    cfg: &OutboxConfig,
+) -> Result<usize, crate::store::StoreError> {
+    let Some(push) = inst.connector.stock_push() else {
+        return park(store, inst, "stock", cfg).await;
+    };
+    let rows = store
+        .outbox_claim(&inst.name, "stock", push.batch_size().max(1) as i64)
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut levels = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let quantity = store.outbox_stock_level(r.id, &inst.name, &r.key).await?;
+        levels.push(StockLevel {
+            channel_sku: r.key.clone(),
+            channel_location: None,
+            quantity,
+            idempotency_key: r.idempotency_key.clone(),
+        });
+    }
+    match push.push_stock(&levels).await {
+        Ok(rejected) => {
+            let mut done = Vec::new();
+            for r in &rows {
+                match rejected.iter().find(|x| x.channel_sku == r.key) {
+                    Some(x) => fail(store, inst, r, cfg, &x.error).await?,
+                    None => done.push(r.id),
+                }
+            }
+            store.outbox_done(&done).await?;
+            tracing::info!(connector = %inst.name, levels = done.len(), rejected = rejected.len(), "stock pushed");
+        }
+        Err(e) => {
+            for r in &rows {
+                fail(store, inst, r, cfg, &e).await?;
+            }
+        }
+    }
+    Ok(rows.len())
+}
+
+async fn send_one_by_one(
+    store: &Store,
+    inst: &Instance,
+    kind: &str,
+    cfg: &OutboxConfig,
+) -> Result<usize, crate::store::StoreError> {
+    let rows = store.outbox_claim(&inst.name, kind, 20).await?;
+    for r in &rows {
+        let result = match kind {
+            "fulfillment" => match (
+                inst.connector.fulfillment_push(),
+                serde_json::from_value::<FulfillmentRequest>(r.payload.clone()),
+            ) {
+                (Some(p), Ok(req)) => p.push_fulfillment(&req).await,
+                (None, _) => Err(ConnectorError::Permanent(
+                    "this connector cannot push fulfilments".into(),
+                )),
+                (_, Err(e)) => Err(ConnectorError::Permanent(format!(
+                    "unreadable outbox payload: {e}"
+                ))),
+            },
+            _ => match (
+                inst.connector.cancel(),
+                serde_json::from_value::<CancelRequest>(r.payload.clone()),
+            ) {
+                (Some(p), Ok(req)) => p.cancel_order(&req).await,
+                (None, _) => Err(ConnectorError::Permanent(
+                    "this connector cannot cancel orders".into(),
+                )),
+                (_, Err(e)) => Err(ConnectorError::Permanent(format!(
+                    "unreadable outbox payload: {e}"
+                ))),
+            },
+        };
+        match result {
+            Ok(()) => {
+                store.outbox_done(&[r.id]).await?;
+                tracing::info!(connector = %inst.name, outbox_id = r.id, kind, order = %r.key, "pushed to the channel");
+            }
+            Err(e) => fail(store, inst, r, cfg, &e).await?,
+        }
+    }
+    Ok(rows.len())
+}
+
+/// Rows for a capability the connector lacks are dead at once.
+async fn park(
+    store: &Store,
+    inst: &Instance,
+    kind: &str,
+    _cfg: &OutboxConfig,
+) -> Result<usize, crate::store::StoreError> {
+    let rows = store.outbox_claim(&inst.name, kind, 100).await?;
+    for r in &rows {
+        store
+            .outbox_failed(
+                r.id,
+                &format!("connector {} cannot push {kind}", inst.name),
+                None,
+            )
+            .await?;
+    }
+    Ok(rows.len())
+}
