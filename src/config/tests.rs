@@ -163,3 +163,44 @@ fn example_configs_parse() {
     }
     assert!(seen >= 1, "no example configs in {}", dir.display());
 }
+
+#[test]
+fn inventory_keys_parse_and_bad_ones_name_their_key() {
+    let text = format!(
+        "{GOOD}\nstock = {{ share = 0.8, buffer = 2, cap = 50 }}\n\n[[location]]\nname = \"berlin\"\ncountry = \"DE\"\npriority = 1\nships_to = [\"DE\", \"AT\"]\n\n[routing]\nallow_split = true\n\n[[routing.rule]]\nconnector = \"shop-us\"\naction = \"record\"\n\n[[sku]]\nconnector = \"shop-eu\"\nchannel_sku = \"SET\"\nmaster_sku = \"MUG\"\nquantity = 2\n"
+    );
+    let c = parse(&text).unwrap();
+    let us = &c.connectors[1];
+    assert_eq!(us.stock.share, "0.8".parse().unwrap());
+    assert_eq!((us.stock.buffer, us.stock.cap), (2, Some(50)));
+    assert_eq!(c.locations[0].ships_to, ["DE", "AT"]);
+    assert!(c.routing.allow_split);
+    assert_eq!(c.routing.rules[0].action, RuleAction::Record);
+    assert_eq!(c.skus[0].quantity, 2);
+
+    for (bad, key) in [
+        (
+            text.replace("share = 0.8", "share = 1.5"),
+            "connector[1].stock.share",
+        ),
+        (
+            text.replace("ships_to = [\"DE\", \"AT\"]", "ships_to = [\"Germany\"]"),
+            "location[0].ships_to[0]",
+        ),
+        (
+            text.replace(
+                "connector = \"shop-us\"\naction",
+                "connector = \"nope\"\naction",
+            ),
+            "routing.rule[0].connector",
+        ),
+        (
+            text.replace("quantity = 2\n", "quantity = 0\n"),
+            "sku[0].quantity",
+        ),
+    ] {
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.key, key, "{e}");
+        assert!(e.line.is_some(), "{e}");
+    }
+}
