@@ -1,0 +1,330 @@
+//! The outbox dispatcher's contract with any connector: batching, retries
+//! with backoff, dead letters and replay, exactly-once effects from
+//! at-least-once sends. A scripted channel stands in for the network here;
+//! the Shopify simulator tests cover the same path over HTTP.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chansync::config::{OutboxConfig, RoutingConfig, SkuMapping, StockPolicy, Synchronous};
+use chansync::daemon::Instance;
+use chansync::inventory::{Channel, Policy, Site};
+use chansync::store::{Actor, OpenMode, OutboxFilter, Store};
+use chansync_sdk::{
+    async_trait, Connector, ConnectorError, FulfillmentPush, FulfillmentRequest, StockLevel,
+    StockPush, StockRejection,
+};
+
+#[derive(Default)]
+struct Script {
+    /// Errors returned by the next calls, in order.
+    failures: VecDeque<ConnectorError>,
+    /// SKUs the channel does not know.
+    unknown: Vec<String>,
+    /// What the channel applied: SKU → level, and each call's batch size.
+    levels: BTreeMap<String, i64>,
+    batches: Vec<usize>,
+    fulfilments: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+struct Scripted(Arc<Mutex<Script>>);
+
+impl Connector for Scripted {
+    fn kind(&self) -> &'static str {
+        "scripted"
+    }
+    fn stock_push(&self) -> Option<&dyn StockPush> {
+        Some(self)
+    }
+    fn fulfillment_push(&self) -> Option<&dyn FulfillmentPush> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl StockPush for Scripted {
+    fn batch_size(&self) -> usize {
+        3
+    }
+    async fn push_stock(
+        &self,
+        levels: &[StockLevel],
+    ) -> Result<Vec<StockRejection>, ConnectorError> {
+        let mut s = self.0.lock().unwrap();
+        if let Some(e) = s.failures.pop_front() {
+            return Err(e);
+        }
+        s.batches.push(levels.len());
+        let mut rejected = Vec::new();
+        for l in levels {
+            if s.unknown.contains(&l.channel_sku) {
+                rejected.push(StockRejection {
+                    channel_sku: l.channel_sku.clone(),
+                    error: ConnectorError::Permanent(format!("unknown SKU {}", l.channel_sku)),
+                });
+            } else {
+                s.levels.insert(l.channel_sku.clone(), l.quantity);
+            }
+        }
+        Ok(rejected)
+    }
+}
+
+#[async_trait]
+impl FulfillmentPush for Scripted {
+    async fn push_fulfillment(&self, req: &FulfillmentRequest) -> Result<(), ConnectorError> {
+        let mut s = self.0.lock().unwrap();
+        if let Some(e) = s.failures.pop_front() {
+            return Err(e);
+        }
+        // The channel deduplicates on the key, as the SDK asks of connectors.
+        if !s.fulfilments.contains(&req.idempotency_key) {
+            s.fulfilments.push(req.idempotency_key.clone());
+        }
+        Ok(())
+    }
+}
+
+fn policy() -> Policy {
+    Policy {
+        sites: vec![Site {
+            name: "leeds".into(),
+            priority: 1,
+            ships_to: vec![],
+        }],
+        routing: RoutingConfig::default(),
+        channels: BTreeMap::from([(
+            "shop".to_string(),
+            Channel {
+                stock: StockPolicy::default(),
+                pushes_stock: true,
+                pushes_fulfillment: true,
+                cancels: false,
+            },
+        )]),
+        outbox: OutboxConfig {
+            max_attempts: 3,
+            first_retry: Duration::from_millis(1),
+            max_retry: Duration::from_millis(5),
+        },
+    }
+}
+
+async fn setup(skus: &[&str]) -> (Store, Instance, Scripted, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = Store::open(&url, Synchronous::Normal, OpenMode::Migrate)
+        .await
+        .unwrap()
+        .with_policy(policy());
+    let rows: Vec<SkuMapping> = skus
+        .iter()
+        .map(|s| SkuMapping {
+            connector: "shop".into(),
+            channel_sku: s.to_string(),
+            master_sku: s.to_string(),
+            quantity: 1,
+        })
+        .collect();
+    store.import_skus(&rows).await.unwrap();
+    let channel = Scripted::default();
+    let inst = Instance {
+        name: "shop".into(),
+        kind: "scripted",
+        connector: Box::new(channel.clone()),
+        poll: None,
+    };
+    (store, inst, channel, dir)
+}
+
+/// Drains until nothing is due, waiting out backoff delays.
+async fn drain(store: &Store, inst: &Instance) {
+    for _ in 0..200 {
+        chansync::push::drain_once(store, inst).await.unwrap();
+        let pending = store
+            .outbox_list(&OutboxFilter {
+                state: Some("pending".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if pending.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the outbox never drained");
+}
+
+async fn set(store: &Store, sku: &str, n: i64) {
+    store
+        .set_on_hand(sku, "leeds", n, None, &Actor::new("test"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn stock_goes_out_in_batches_with_the_newest_level() {
+    let skus = ["A", "B", "C", "D", "E"];
+    let (store, inst, channel, _d) = setup(&skus).await;
+    for round in 0..20 {
+        for s in skus {
+            set(&store, s, round).await;
+        }
+    }
+    drain(&store, &inst).await;
+    let s = channel.0.lock().unwrap();
+    assert_eq!(s.levels, skus.iter().map(|k| (k.to_string(), 19)).collect());
+    assert_eq!(
+        s.batches,
+        [3, 2],
+        "five SKUs, batches of at most three, one push each"
+    );
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_nothing_is_lost() {
+    let (store, inst, channel, _d) = setup(&["A"]).await;
+    channel.0.lock().unwrap().failures.extend([
+        ConnectorError::RateLimited {
+            retry_after: Some(Duration::from_millis(20)),
+        },
+        ConnectorError::Transient("503 Service Unavailable".into()),
+    ]);
+    set(&store, "A", 4).await;
+    drain(&store, &inst).await;
+    assert_eq!(channel.0.lock().unwrap().levels["A"], 4);
+    let rows = store.outbox_list(&OutboxFilter::default()).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].state.as_str(), rows[0].attempts), ("done", 3));
+}
+
+#[tokio::test]
+async fn a_permanent_rejection_dead_letters_and_replay_sends_it_once_fixed() {
+    let (store, inst, channel, _d) = setup(&["A", "B"]).await;
+    channel.0.lock().unwrap().unknown.push("B".into());
+    set(&store, "A", 2).await;
+    set(&store, "B", 3).await;
+    drain(&store, &inst).await;
+    let dead = store
+        .outbox_list(&OutboxFilter {
+            state: Some("dead".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].key, "B");
+    assert!(dead[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("unknown SKU"));
+    assert_eq!(
+        channel.0.lock().unwrap().levels.get("A"),
+        Some(&2),
+        "the rest of the batch went through"
+    );
+
+    channel.0.lock().unwrap().unknown.clear();
+    assert_eq!(store.outbox_replay(None).await.unwrap(), [dead[0].id]);
+    drain(&store, &inst).await;
+    assert_eq!(channel.0.lock().unwrap().levels.get("B"), Some(&3));
+    assert_eq!(
+        store.outbox_row(dead[0].id).await.unwrap().unwrap().state,
+        "done"
+    );
+}
+
+#[tokio::test]
+async fn retries_run_out_into_the_dead_letters() {
+    let (store, inst, channel, _d) = setup(&["A"]).await;
+    channel
+        .0
+        .lock()
+        .unwrap()
+        .failures
+        .extend((0..5).map(|_| ConnectorError::Transient("timeout".into())));
+    set(&store, "A", 1).await;
+    drain(&store, &inst).await;
+    let rows = store.outbox_list(&OutboxFilter::default()).await.unwrap();
+    assert_eq!(
+        (rows[0].state.as_str(), rows[0].attempts),
+        ("dead", 3),
+        "max_attempts is 3"
+    );
+    assert!(channel.0.lock().unwrap().levels.is_empty());
+}
+
+#[tokio::test]
+async fn a_crash_mid_send_resends_on_restart_and_the_channel_sees_one_fulfilment() {
+    let (store, inst, channel, _d) = setup(&["A"]).await;
+    set(&store, "A", 5).await;
+    drain(&store, &inst).await;
+    let order = chansync_sdk::model::ChannelOrder {
+        external_id: "9".into(),
+        external_number: None,
+        status: chansync_sdk::model::ChannelStatus::Open,
+        payment_status: chansync_sdk::model::PaymentStatus::Paid,
+        fulfilled_by: chansync_sdk::model::FulfilledBy::Merchant,
+        currency: "EUR".parse().unwrap(),
+        subtotal: "1.00".parse().unwrap(),
+        shipping_total: "0".parse().unwrap(),
+        tax_total: "0".parse().unwrap(),
+        discount_total: "0".parse().unwrap(),
+        total: "1.00".parse().unwrap(),
+        placed_at: "2026-11-01T10:00:00Z".parse().unwrap(),
+        updated_at: "2026-11-01T10:00:00Z".parse().unwrap(),
+        customer: Default::default(),
+        shipping_address: None,
+        lines: vec![chansync_sdk::model::ChannelLine {
+            external_id: "l1".into(),
+            channel_sku: Some("A".into()),
+            title: "A".into(),
+            quantity: 1,
+            unit_price: "1.00".parse().unwrap(),
+            total: "1.00".parse().unwrap(),
+            tax: "0".parse().unwrap(),
+            discount: "0".parse().unwrap(),
+        }],
+        fulfillments: vec![],
+    };
+    let inc = chansync::store::Incoming {
+        order: &order,
+        raw: None,
+        source: chansync::store::Source::Poll,
+    };
+    let id = store
+        .apply_orders("shop", "scripted", &[inc])
+        .await
+        .unwrap()[0]
+        .id();
+    store
+        .fulfil(id, "leeds", Some("DPD"), "TRK-9", &BTreeMap::new())
+        .await
+        .unwrap();
+
+    // A dispatcher claims the row and dies before recording the outcome.
+    let claimed = store.outbox_claim("shop", "fulfillment", 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let req: FulfillmentRequest = serde_json::from_value(claimed[0].payload.clone()).unwrap();
+    channel.push_fulfillment(&req).await.unwrap();
+    // The next start puts it back and sends it again, with the same key.
+    assert_eq!(store.outbox_recover("shop").await.unwrap(), 1);
+    drain(&store, &inst).await;
+    assert_eq!(
+        channel.0.lock().unwrap().fulfilments,
+        [req.idempotency_key.clone()]
+    );
+    assert_eq!(
+        store
+            .outbox_row(claimed[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "done"
+    );
+}
