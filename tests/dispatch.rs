@@ -316,7 +316,7 @@ async fn a_crash_mid_send_resends_on_restart_and_the_channel_sees_one_fulfilment
     drain(&store, &inst).await;
     assert_eq!(
         channel.0.lock().unwrap().fulfilments,
-        [req.idempotency_key.clone()]
+        std::slice::from_ref(&req.idempotency_key)
     );
     assert_eq!(
         store
