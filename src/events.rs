@@ -25,6 +25,22 @@ pub enum Event {
         lines: usize,
         customer: Option<String>,
         country: Option<String>,
+        /// What routing reserved now, as `2×SKU@location`.
+        allocations: Vec<String>,
+    },
+    /// A dispatcher sent work to a channel.
+    Pushed {
+        connector: String,
+        kind: String,
+        /// e.g. `SKU=12` for stock, the order id otherwise.
+        items: Vec<String>,
+    },
+    /// A push was given up on (dead-lettered).
+    PushDead {
+        connector: String,
+        kind: String,
+        key: String,
+        error: String,
     },
     /// A poll sweep ended.
     PollDone {
@@ -51,9 +67,9 @@ pub fn order_event(
     source: Source,
 ) -> Option<Event> {
     use crate::store::Applied;
-    let (id, status, created) = match applied {
-        Applied::Created { id, status } => (*id, *status, true),
-        Applied::Updated { id, status } => (*id, *status, false),
+    let (id, status, created, picks) = match applied {
+        Applied::Created { id, status, picks } => (*id, *status, true, picks),
+        Applied::Updated { id, status, picks } => (*id, *status, false, picks),
         Applied::Unchanged { .. } | Applied::Stale { .. } => return None,
     };
     Some(Event::Order {
@@ -72,5 +88,9 @@ pub fn order_event(
             .shipping_address
             .as_ref()
             .map(|a| a.country_code.to_string()),
+        allocations: picks
+            .iter()
+            .map(|p| format!("{}×{}@{}", p.quantity, p.sku, p.location))
+            .collect(),
     })
 }

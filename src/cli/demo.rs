@@ -247,6 +247,7 @@ struct Counts {
     updated_webhook: u64,
     created_poll: u64,
     updated_poll: u64,
+    pushes: u64,
 }
 
 impl Counts {
@@ -264,6 +265,7 @@ impl Counts {
                 lines,
                 customer,
                 country,
+                allocations,
                 ..
             } => {
                 let via = match source {
@@ -288,6 +290,45 @@ impl Counts {
                     format!("{currency} {total}"),
                     country.as_deref().unwrap_or("--"),
                     customer.as_deref().unwrap_or(""),
+                );
+                if !allocations.is_empty() {
+                    println!(
+                        "{:<9} {:<10} {:<7} routed: {}",
+                        "",
+                        "",
+                        "",
+                        allocations.join(", ")
+                    );
+                } else if *status == chansync_sdk::model::OrderStatus::NeedsAttention && *created {
+                    println!(
+                        "{:<9} {:<10} {:<7} waiting: not enough stock at an eligible location",
+                        "", "", ""
+                    );
+                }
+            }
+            Event::Pushed {
+                connector,
+                kind,
+                items,
+            } => {
+                self.pushes += 1;
+                println!(
+                    "{:<9} {:<10} pushed {kind} to the channel: {}",
+                    chrono::Local::now().format("%H:%M:%S"),
+                    connector,
+                    items.join(", ")
+                );
+            }
+            Event::PushDead {
+                connector,
+                kind,
+                key,
+                error,
+            } => {
+                println!(
+                    "{:<9} {:<10} push of {kind} {key} dead-lettered: {error}",
+                    chrono::Local::now().format("%H:%M:%S"),
+                    connector
                 );
             }
             Event::WebhookRejected {

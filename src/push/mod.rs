@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::OutboxConfig;
 use crate::daemon::{Instance, Runtime};
+use crate::events::{Event, EventSender};
 use crate::store::{OutboxRow, Store};
 
 /// How often a dispatcher looks for due rows without being woken.
@@ -38,7 +39,7 @@ pub async fn run(rt: Arc<Runtime>, inst: Arc<Instance>, shutdown: CancellationTo
     let wake = store.outbox_wake();
     loop {
         let notified = wake.notified();
-        let worked = match drain_once(store, &inst).await {
+        let worked = match drain_once(store, &inst, rt.events.as_ref()).await {
             Ok(n) => n > 0,
             Err(e) => {
                 tracing::error!(connector = %inst.name, error = %e, "outbox dispatch failed");
@@ -61,13 +62,22 @@ pub async fn run(rt: Arc<Runtime>, inst: Arc<Instance>, shutdown: CancellationTo
 }
 
 /// Sends what is due once; returns how many rows were handled.
-pub async fn drain_once(store: &Store, inst: &Instance) -> Result<usize, crate::store::StoreError> {
+pub async fn drain_once(
+    store: &Store,
+    inst: &Instance,
+    events: Option<&EventSender>,
+) -> Result<usize, crate::store::StoreError> {
+    let d = Dispatch {
+        store,
+        inst,
+        events,
+    };
     let policy = store.policy().outbox;
     let mut handled = 0;
     for kind in store.outbox_due_kinds(&inst.name).await? {
         handled += match kind.as_str() {
-            "stock" => send_stock(store, inst, &policy).await?,
-            "fulfillment" | "cancel" => send_one_by_one(store, inst, &kind, &policy).await?,
+            "stock" => d.send_stock(&policy).await?,
+            "fulfillment" | "cancel" => d.send_one_by_one(&kind, &policy).await?,
             other => {
                 tracing::warn!(connector = %inst.name, kind = other, "unknown outbox kind; left alone");
                 0
@@ -88,129 +98,161 @@ fn backoff(cfg: &OutboxConfig, attempts: i64, e: &ConnectorError) -> Duration {
     jittered.max(e.retry_after().unwrap_or_default())
 }
 
-async fn fail(
-    store: &Store,
-    inst: &Instance,
-    row: &OutboxRow,
-    cfg: &OutboxConfig,
-    e: &ConnectorError,
-) -> Result<(), crate::store::StoreError> {
-    let retry = e.is_retryable().then(|| backoff(cfg, row.attempts, e));
-    let state = store.outbox_failed(row.id, &e.to_string(), retry).await?;
-    if state == "dead" {
-        tracing::error!(connector = %inst.name, outbox_id = row.id, kind = %row.kind, error = %e, "push dead-lettered; `chansync outbox replay` sends it again");
-    } else {
-        tracing::warn!(connector = %inst.name, outbox_id = row.id, kind = %row.kind, error = %e, "push failed; will retry");
-    }
-    Ok(())
+/// What a send needs: the store, the connector, where to tell watchers.
+struct Dispatch<'a> {
+    store: &'a Store,
+    inst: &'a Instance,
+    events: Option<&'a EventSender>,
 }
 
-async fn send_stock(
-    store: &Store,
-    inst: &Instance,
-    cfg: &OutboxConfig,
-) -> Result<usize, crate::store::StoreError> {
-    let Some(push) = inst.connector.stock_push() else {
-        return park(store, inst, "stock", cfg).await;
-    };
-    let rows = store
-        .outbox_claim(&inst.name, "stock", push.batch_size().max(1) as i64)
-        .await?;
-    if rows.is_empty() {
-        return Ok(0);
+type StoreResult<T> = Result<T, crate::store::StoreError>;
+
+impl Dispatch<'_> {
+    fn publish(&self, e: Event) {
+        if let Some(tx) = self.events {
+            let _ = tx.send(e);
+        }
     }
-    let mut levels = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let quantity = store.outbox_stock_level(r.id, &inst.name, &r.key).await?;
-        levels.push(StockLevel {
-            channel_sku: r.key.clone(),
-            channel_location: None,
-            quantity,
-            idempotency_key: r.idempotency_key.clone(),
-        });
+
+    async fn fail(
+        &self,
+        row: &OutboxRow,
+        cfg: &OutboxConfig,
+        e: &ConnectorError,
+    ) -> StoreResult<()> {
+        let name = &self.inst.name;
+        let retry = e.is_retryable().then(|| backoff(cfg, row.attempts, e));
+        let state = self
+            .store
+            .outbox_failed(row.id, &e.to_string(), retry)
+            .await?;
+        if state == "dead" {
+            tracing::error!(connector = %name, outbox_id = row.id, kind = %row.kind, error = %e,
+                "push dead-lettered; `chansync outbox replay` sends it again");
+            self.publish(Event::PushDead {
+                connector: name.clone(),
+                kind: row.kind.clone(),
+                key: row.key.clone(),
+                error: e.to_string(),
+            });
+        } else {
+            tracing::warn!(connector = %name, outbox_id = row.id, kind = %row.kind, error = %e, "push failed; will retry");
+        }
+        Ok(())
     }
-    match push.push_stock(&levels).await {
-        Ok(rejected) => {
-            let mut done = Vec::new();
-            for r in &rows {
-                match rejected.iter().find(|x| x.channel_sku == r.key) {
-                    Some(x) => fail(store, inst, r, cfg, &x.error).await?,
-                    None => done.push(r.id),
+
+    async fn send_stock(&self, cfg: &OutboxConfig) -> StoreResult<usize> {
+        let (store, inst) = (self.store, self.inst);
+        let Some(push) = inst.connector.stock_push() else {
+            return self.park("stock").await;
+        };
+        let rows = store
+            .outbox_claim(&inst.name, "stock", push.batch_size().max(1) as i64)
+            .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut levels = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let quantity = store.outbox_stock_level(r.id, &inst.name, &r.key).await?;
+            levels.push(StockLevel {
+                channel_sku: r.key.clone(),
+                channel_location: None,
+                quantity,
+                idempotency_key: r.idempotency_key.clone(),
+            });
+        }
+        match push.push_stock(&levels).await {
+            Ok(rejected) => {
+                let mut done = Vec::new();
+                for r in &rows {
+                    match rejected.iter().find(|x| x.channel_sku == r.key) {
+                        Some(x) => self.fail(r, cfg, &x.error).await?,
+                        None => done.push(r.id),
+                    }
+                }
+                store.outbox_done(&done).await?;
+                tracing::info!(connector = %inst.name, levels = done.len(), rejected = rejected.len(), "stock pushed");
+                let items = levels
+                    .iter()
+                    .filter(|l| !rejected.iter().any(|x| x.channel_sku == l.channel_sku))
+                    .map(|l| format!("{}={}", l.channel_sku, l.quantity))
+                    .collect();
+                self.publish(Event::Pushed {
+                    connector: inst.name.clone(),
+                    kind: "stock".into(),
+                    items,
+                });
+            }
+            Err(e) => {
+                for r in &rows {
+                    self.fail(r, cfg, &e).await?;
                 }
             }
-            store.outbox_done(&done).await?;
-            tracing::info!(connector = %inst.name, levels = done.len(), rejected = rejected.len(), "stock pushed");
         }
-        Err(e) => {
-            for r in &rows {
-                fail(store, inst, r, cfg, &e).await?;
+        Ok(rows.len())
+    }
+
+    async fn send_one_by_one(&self, kind: &str, cfg: &OutboxConfig) -> StoreResult<usize> {
+        let (store, inst) = (self.store, self.inst);
+        let rows = store.outbox_claim(&inst.name, kind, 20).await?;
+        for r in &rows {
+            let result = match kind {
+                "fulfillment" => {
+                    match (
+                        inst.connector.fulfillment_push(),
+                        serde_json::from_value::<FulfillmentRequest>(r.payload.clone()),
+                    ) {
+                        (Some(p), Ok(req)) => p.push_fulfillment(&req).await,
+                        (None, _) => Err(ConnectorError::Permanent(
+                            "this connector cannot push fulfilments".into(),
+                        )),
+                        (_, Err(e)) => Err(ConnectorError::Permanent(format!(
+                            "unreadable outbox payload: {e}"
+                        ))),
+                    }
+                }
+                _ => match (
+                    inst.connector.cancel(),
+                    serde_json::from_value::<CancelRequest>(r.payload.clone()),
+                ) {
+                    (Some(p), Ok(req)) => p.cancel_order(&req).await,
+                    (None, _) => Err(ConnectorError::Permanent(
+                        "this connector cannot cancel orders".into(),
+                    )),
+                    (_, Err(e)) => Err(ConnectorError::Permanent(format!(
+                        "unreadable outbox payload: {e}"
+                    ))),
+                },
+            };
+            match result {
+                Ok(()) => {
+                    store.outbox_done(&[r.id]).await?;
+                    tracing::info!(connector = %inst.name, outbox_id = r.id, kind, order = %r.key, "pushed to the channel");
+                    self.publish(Event::Pushed {
+                        connector: inst.name.clone(),
+                        kind: kind.into(),
+                        items: vec![format!("order {}", r.key)],
+                    });
+                }
+                Err(e) => self.fail(r, cfg, &e).await?,
             }
         }
+        Ok(rows.len())
     }
-    Ok(rows.len())
-}
 
-async fn send_one_by_one(
-    store: &Store,
-    inst: &Instance,
-    kind: &str,
-    cfg: &OutboxConfig,
-) -> Result<usize, crate::store::StoreError> {
-    let rows = store.outbox_claim(&inst.name, kind, 20).await?;
-    for r in &rows {
-        let result = match kind {
-            "fulfillment" => match (
-                inst.connector.fulfillment_push(),
-                serde_json::from_value::<FulfillmentRequest>(r.payload.clone()),
-            ) {
-                (Some(p), Ok(req)) => p.push_fulfillment(&req).await,
-                (None, _) => Err(ConnectorError::Permanent(
-                    "this connector cannot push fulfilments".into(),
-                )),
-                (_, Err(e)) => Err(ConnectorError::Permanent(format!(
-                    "unreadable outbox payload: {e}"
-                ))),
-            },
-            _ => match (
-                inst.connector.cancel(),
-                serde_json::from_value::<CancelRequest>(r.payload.clone()),
-            ) {
-                (Some(p), Ok(req)) => p.cancel_order(&req).await,
-                (None, _) => Err(ConnectorError::Permanent(
-                    "this connector cannot cancel orders".into(),
-                )),
-                (_, Err(e)) => Err(ConnectorError::Permanent(format!(
-                    "unreadable outbox payload: {e}"
-                ))),
-            },
-        };
-        match result {
-            Ok(()) => {
-                store.outbox_done(&[r.id]).await?;
-                tracing::info!(connector = %inst.name, outbox_id = r.id, kind, order = %r.key, "pushed to the channel");
-            }
-            Err(e) => fail(store, inst, r, cfg, &e).await?,
+    /// Rows for a capability the connector lacks are dead at once.
+    async fn park(&self, kind: &str) -> StoreResult<usize> {
+        let rows = self.store.outbox_claim(&self.inst.name, kind, 100).await?;
+        for r in &rows {
+            self.store
+                .outbox_failed(
+                    r.id,
+                    &format!("connector {} cannot push {kind}", self.inst.name),
+                    None,
+                )
+                .await?;
         }
+        Ok(rows.len())
     }
-    Ok(rows.len())
-}
-
-/// Rows for a capability the connector lacks are dead at once.
-async fn park(
-    store: &Store,
-    inst: &Instance,
-    kind: &str,
-    _cfg: &OutboxConfig,
-) -> Result<usize, crate::store::StoreError> {
-    let rows = store.outbox_claim(&inst.name, kind, 100).await?;
-    for r in &rows {
-        store
-            .outbox_failed(
-                r.id,
-                &format!("connector {} cannot push {kind}", inst.name),
-                None,
-            )
-            .await?;
-    }
-    Ok(rows.len())
 }

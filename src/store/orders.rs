@@ -48,19 +48,18 @@ pub enum Applied {
     Created {
         id: i64,
         status: OrderStatus,
+        /// What routing reserved in this upsert, if it routed.
+        picks: Vec<crate::inventory::route::Pick>,
     },
     Updated {
         id: i64,
         status: OrderStatus,
+        picks: Vec<crate::inventory::route::Pick>,
     },
     /// The same state again (a replay, an overlapping poll).
-    Unchanged {
-        id: i64,
-    },
+    Unchanged { id: i64 },
     /// Older than what the store holds; ignored.
-    Stale {
-        id: i64,
-    },
+    Stale { id: i64 },
 }
 
 impl Applied {
@@ -591,12 +590,16 @@ pub(super) async fn apply_in(
     .execute(&mut **tx)
     .await?;
     super::inventory::record_settled(tx, id, &settled, incoming.source.as_str()).await?;
+    let picks = match &settled.routed {
+        Some(super::inventory::Routed::Allocated(p)) => p.clone(),
+        _ => Vec::new(),
+    };
     if !settled.touched.is_empty() {
         super::inventory::enqueue_stock(tx, policy, &settled.touched).await?;
     }
     Ok(if created {
-        Applied::Created { id, status }
+        Applied::Created { id, status, picks }
     } else {
-        Applied::Updated { id, status }
+        Applied::Updated { id, status, picks }
     })
 }
