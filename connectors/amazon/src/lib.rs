@@ -1,0 +1,1 @@
+//! The amazon connector (in progress).
