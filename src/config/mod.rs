@@ -570,8 +570,26 @@ impl Config {
                 .map(|s| s.resolve(path))
                 .transpose()
                 .map_err(|m| err(at("access_token"), m))?;
-            let options =
-                serde_json::to_value(&c.options).map_err(|e| err(at(""), e.to_string()))?;
+            // Kind-specific secrets: `{ env = .. }` / `{ file = .. }` tables.
+            let mut plain = c.options.clone();
+            let mut secrets = std::collections::BTreeMap::new();
+            for (key, value) in &c.options {
+                let Some(t) = value.as_table() else { continue };
+                let is_secret = t.len() == 1 && (t.contains_key("env") || t.contains_key("file"));
+                if !is_secret {
+                    continue;
+                }
+                let spec: SecretSpec = value
+                    .clone()
+                    .try_into()
+                    .map_err(|e: toml::de::Error| err(at(key), e.message().to_owned()))?;
+                secrets.insert(
+                    key.clone(),
+                    spec.resolve(path).map_err(|m| err(at(key), m))?,
+                );
+                plain.remove(key);
+            }
+            let options = serde_json::to_value(&plain).map_err(|e| err(at(""), e.to_string()))?;
             let context = chansync_sdk::ConnectorContext {
                 name: c.name.clone(),
                 base_url: base.to_owned(),
@@ -579,6 +597,7 @@ impl Config {
                 webhook_secret,
                 rate_limit: c.rate_limit,
                 options,
+                secrets,
             };
             // Let the connector check its own keys now, so a bad value is a config error.
             let built = crate::registry::build(&c.kind, context.clone()).map_err(|e| {

@@ -1,4 +1,5 @@
 use super::*;
+use chansync_sdk::ExposeSecret;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(Path::new("/etc/chansync/test.toml"), text)
@@ -203,4 +204,26 @@ fn inventory_keys_parse_and_bad_ones_name_their_key() {
         assert_eq!(e.key, key, "{e}");
         assert!(e.line.is_some(), "{e}");
     }
+}
+
+#[test]
+fn kind_specific_secrets_are_resolved_and_kept_out_of_options() {
+    std::env::set_var("CHANSYNC_TEST_CLIENT_SECRET", "amzn-client-secret-value");
+    let text = format!("{GOOD}\nclient_secret = {{ env = \"CHANSYNC_TEST_CLIENT_SECRET\" }}\n");
+    let c = parse(&text).unwrap();
+    let ctx = &c.connectors[1].context;
+    assert_eq!(
+        ctx.secrets
+            .get("client_secret")
+            .map(|s| s.expose_secret().to_owned()),
+        Some("amzn-client-secret-value".to_owned())
+    );
+    assert!(ctx.options.get("client_secret").is_none());
+    assert!(
+        !format!("{c:?}").contains("amzn-client-secret-value"),
+        "secrets never print"
+    );
+    let missing = format!("{GOOD}\nclient_secret = {{ env = \"CHANSYNC_TEST_UNSET_VARIABLE\" }}\n");
+    let e = parse(&missing).unwrap_err();
+    assert_eq!(e.key, "connector[1].client_secret");
 }

@@ -15,7 +15,7 @@ use crate::http::RateLimit;
 use crate::model::{ChannelOrder, Fulfillment};
 
 /// What a connector instance is built from: the common config keys, resolved.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ConnectorContext {
     /// The instance's unique name (`[[connector]] name`).
     pub name: String,
@@ -25,8 +25,12 @@ pub struct ConnectorContext {
     pub webhook_secret: Option<SecretString>,
     /// The configured quota, if the config overrides the connector's default.
     pub rate_limit: Option<RateLimit>,
-    /// The kind-specific keys of the connector's table.
+    /// The kind-specific keys of the connector's table, secrets removed.
     pub options: serde_json::Value,
+    /// Kind-specific secrets: every key of the connector's table written as
+    /// `{ env = "NAME" }` or `{ file = "PATH" }` (e.g. Amazon's
+    /// `client_secret`), resolved, by key.
+    pub secrets: std::collections::BTreeMap<String, SecretString>,
 }
 
 /// Builds a connector of one kind from its context.

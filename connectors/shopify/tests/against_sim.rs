@@ -44,6 +44,7 @@ fn connector(sim: &SimHandle, options: serde_json::Value) -> Box<dyn Connector> 
             webhook_secret: Some(SecretString::from(sim.webhook_secret().to_owned())),
             rate_limit: None,
             options,
+            ..Default::default()
         })
         .expect("valid connector config")
 }
@@ -195,6 +196,7 @@ async fn a_wrong_token_is_an_auth_error_not_a_retry_loop() {
             webhook_secret: None,
             rate_limit: None,
             options: json!({}),
+            ..Default::default()
         })
         .unwrap();
     let err = c.orders().unwrap().fetch_orders(None).await.unwrap_err();
