@@ -93,6 +93,7 @@ fn policy() -> Policy {
             name: "leeds".into(),
             priority: 1,
             ships_to: vec![],
+            source: None,
         }],
         routing: RoutingConfig::default(),
         channels: BTreeMap::from([(

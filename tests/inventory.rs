@@ -16,6 +16,7 @@ fn site(name: &str, priority: i64, ships_to: &[&str]) -> Site {
         name: name.into(),
         priority,
         ships_to: ships_to.iter().map(|s| s.to_string()).collect(),
+        source: None,
     }
 }
 
@@ -475,4 +476,50 @@ async fn concurrent_orders_never_oversell() {
     for (_, _, l) in s.stock_levels().await.unwrap() {
         assert_eq!(l.available(), 0);
     }
+}
+
+#[tokio::test]
+async fn a_source_of_truth_sets_on_hand_at_its_location_and_releases_waiting_orders() {
+    let mut p = policy(false);
+    p.sites[1].source = Some(chansync::config::StockSourceRef {
+        connector: "pos".into(),
+        location: Some("L1".into()),
+    });
+    let (s, _d) = store(p).await;
+    let waiting = apply(&s, "shop-a", &order("1", "GB", &[("MUG", 2)])).await;
+    assert_eq!(waiting.status, OrderStatus::NeedsAttention);
+    let counts = [
+        chansync_sdk::OnHand {
+            channel_sku: "MUG".into(),
+            channel_location: Some("L1".into()),
+            on_hand: 6,
+        },
+        // A location chansync does not take from this connector: skipped.
+        chansync_sdk::OnHand {
+            channel_sku: "MUG".into(),
+            channel_location: Some("L9".into()),
+            on_hand: 99,
+        },
+    ];
+    assert_eq!(s.apply_on_hand("pos", &counts).await.unwrap(), 1);
+    let v = s.stock_view(Some("MUG")).await.unwrap();
+    assert_eq!(v[0].locations.len(), 1);
+    assert_eq!(
+        (
+            v[0].locations[0].location.as_str(),
+            v[0].on_hand,
+            v[0].reserved
+        ),
+        ("leeds", 6, 2)
+    );
+    let o = s
+        .get_order(waiting.id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(o.status, OrderStatus::Allocated);
+    let history = s.stock_history("MUG", 10).await.unwrap();
+    assert!(history
+        .iter()
+        .any(|h| h["actor"] == "connector:pos" && h["kind"] == "set_on_hand"));
 }

@@ -315,6 +315,21 @@ pub struct Location {
     /// ISO 3166-1 alpha-2 countries it ships to; empty: everywhere.
     #[serde(default)]
     pub ships_to: Vec<String>,
+    /// Where on hand comes from, when a connector is its source of truth
+    /// (an ERP warehouse, a POS store); otherwise `stock set` and the API.
+    #[serde(default)]
+    pub source: Option<StockSourceRef>,
+}
+
+/// `source = { connector = "square-pos", location = "L8K2..." }`: on hand at
+/// this location is what that connector reports for its location (any of its
+/// locations when `location` is omitted).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StockSourceRef {
+    pub connector: String,
+    #[serde(default)]
+    pub location: Option<String>,
 }
 
 /// `[[connector]]` before validation; kind-specific keys land in `options`.
@@ -657,6 +672,16 @@ impl Config {
                     return Err(err(
                         format!("location[{i}].ships_to[{j}]"),
                         format!("{c:?} is not an ISO 3166-1 alpha-2 code"),
+                    ));
+                }
+            }
+        }
+        for (i, l) in raw.locations.iter().enumerate() {
+            if let Some(src) = &l.source {
+                if !names.contains(&src.connector) {
+                    return Err(err(
+                        format!("location[{i}].source.connector"),
+                        format!("no [[connector]] named {:?}", src.connector),
                     ));
                 }
             }

@@ -85,6 +85,7 @@ pub async fn drain(rt: &Runtime) -> Result<usize, crate::store::StoreError> {
             return Ok(total);
         }
         let mut processed = Vec::with_capacity(rows.len());
+        let mut deferred = false;
         for row in rows {
             let Some(inst) = rt.connectors.get(&row.connector) else {
                 processed.push(Processed {
@@ -100,19 +101,45 @@ pub async fn drain(rt: &Runtime) -> Result<usize, crate::store::StoreError> {
                 continue;
             };
             let headers = headers_from_json(&row.headers);
-            let outcome = match inst.connector.webhooks() {
+            let event = match inst.connector.webhooks() {
                 None => Err("connector no longer receives webhooks".to_owned()),
-                Some(rx) => match rx.parse(&WebhookRequest {
-                    headers: &headers,
-                    body: &row.body,
-                    url: "",
-                }) {
-                    Ok(d) => Ok(match d.event {
-                        WebhookEvent::Order(o) => Some(*o),
-                        WebhookEvent::Ignored => None,
-                    }),
-                    Err(e) => Err(e.to_string()),
-                },
+                Some(rx) => rx
+                    .parse(&WebhookRequest {
+                        headers: &headers,
+                        body: &row.body,
+                        url: "",
+                    })
+                    .map(|d| d.event)
+                    .map_err(|e| e.to_string()),
+            };
+            let outcome = match event {
+                Err(e) => Err(e),
+                Ok(WebhookEvent::Order(o)) => Ok(Some(*o)),
+                Ok(WebhookEvent::Ignored) => Ok(None),
+                Ok(WebhookEvent::OrderChanged { external_id }) => {
+                    match inst.connector.order_fetch() {
+                        None => Err(
+                            "the connector cannot fetch the order the notification names"
+                                .to_owned(),
+                        ),
+                        Some(f) => match f.fetch_order(&external_id).await {
+                            Ok(o) => Ok(Some(o)),
+                            // Stays pending: the next pass tries again.
+                            Err(e) if e.is_retryable() => {
+                                tracing::warn!(connector = %row.connector, inbox_id = row.id, error = %e, "cannot fetch the notified order yet");
+                                deferred = true;
+                                continue;
+                            }
+                            Err(e) => Err(format!("fetching order {external_id}: {e}")),
+                        },
+                    }
+                }
+                Ok(WebhookEvent::StockChanged(counts)) => rt
+                    .store
+                    .apply_on_hand(&row.connector, &counts)
+                    .await
+                    .map(|_| None)
+                    .map_err(|e| e.to_string()),
             };
             processed.push(Processed {
                 inbox_id: row.id,
@@ -131,6 +158,10 @@ pub async fn drain(rt: &Runtime) -> Result<usize, crate::store::StoreError> {
             if let Err(e) = &p.outcome {
                 tracing::warn!(connector = %p.connector, inbox_id = p.inbox_id, error = %e, "webhook delivery failed to apply; kept for inspection");
             }
+        }
+        if deferred {
+            // Rows left pending are tried again on the worker's next pass.
+            return Ok(total);
         }
     }
 }

@@ -29,8 +29,47 @@ pub async fn run(
     tracing::debug!(connector = %inst.name, "poller stopped");
 }
 
-/// One sweep: pages until the channel has nothing more, an error, or shutdown.
+/// One tick: the order sweep, then on-hand counts where this connector is
+/// a location's source of truth.
 pub async fn sweep(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) {
+    sweep_orders(rt, inst, shutdown).await;
+    if !shutdown.is_cancelled() {
+        read_stock(rt, inst).await;
+    }
+}
+
+/// Reads on hand from a source-of-truth connector into its locations.
+pub async fn read_stock(rt: &Runtime, inst: &Instance) {
+    let Some(source) = inst.connector.stock_source() else {
+        return;
+    };
+    let sourced = rt
+        .store
+        .policy()
+        .sites
+        .iter()
+        .any(|s| s.source.as_ref().is_some_and(|r| r.connector == inst.name));
+    if !sourced {
+        return;
+    }
+    match source.read_on_hand().await {
+        Ok(counts) => match rt.store.apply_on_hand(&inst.name, &counts).await {
+            Ok(n) => {
+                tracing::debug!(connector = %inst.name, counts = counts.len(), applied = n, "on hand read")
+            }
+            Err(e) => {
+                tracing::error!(connector = %inst.name, error = %e, "could not store on-hand counts")
+            }
+        },
+        Err(e) => {
+            tracing::warn!(connector = %inst.name, error = %e, "could not read on hand; the next tick tries again")
+        }
+    }
+}
+
+/// Pages through changed orders until the channel has nothing more, an
+/// error, or shutdown.
+async fn sweep_orders(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) {
     let Some(source) = inst.connector.orders() else {
         return;
     };

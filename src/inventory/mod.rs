@@ -19,6 +19,8 @@ pub struct Site {
     pub priority: i64,
     /// Countries it ships to; empty: everywhere.
     pub ships_to: Vec<String>,
+    /// The connector (and its location id) that reports on hand here.
+    pub source: Option<crate::config::StockSourceRef>,
 }
 
 impl Site {
@@ -73,6 +75,7 @@ impl Policy {
                         name: l.name.clone(),
                         priority: l.priority,
                         ships_to: l.ships_to.clone(),
+                        source: l.source.clone(),
                     },
                 )
             })
@@ -104,6 +107,20 @@ impl Policy {
 
     pub fn site(&self, name: &str) -> Option<&Site> {
         self.sites.iter().find(|s| s.name == name)
+    }
+
+    /// The location whose on hand `connector` reports as `channel_location`.
+    pub fn site_for_source(
+        &self,
+        connector: &str,
+        channel_location: Option<&str>,
+    ) -> Option<&Site> {
+        self.sites.iter().find(|s| {
+            s.source.as_ref().is_some_and(|src| {
+                src.connector == connector
+                    && (src.location.is_none() || src.location.as_deref() == channel_location)
+            })
+        })
     }
 
     /// The rule for orders of `connector` shipping to `country`.
@@ -202,11 +219,13 @@ mod tests {
                     name: "de".into(),
                     priority: 1,
                     ships_to: vec!["DE".into(), "AT".into()],
+                    source: None,
                 },
                 Site {
                     name: "any".into(),
                     priority: 2,
                     ships_to: vec![],
+                    source: None,
                 },
             ],
             ..Policy::default()

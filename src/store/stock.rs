@@ -93,6 +93,50 @@ impl Store {
         Ok((before, after))
     }
 
+    /// Applies on-hand counts a source-of-truth connector reported (a POS
+    /// count change, an ERP sync): each count lands on the location whose
+    /// `source` names this connector and its location; counts for locations
+    /// no `[[location]]` takes are skipped. Returns how many were applied.
+    pub async fn apply_on_hand(
+        &self,
+        connector: &str,
+        counts: &[chansync_sdk::OnHand],
+    ) -> Result<usize, StoreError> {
+        let actor = Actor::new(format!("connector:{connector}"));
+        let mut tx = self.write_tx().await?;
+        let mut touched = BTreeSet::new();
+        let mut more = false;
+        let mut applied = 0;
+        for c in counts {
+            let Some(site) = self
+                .policy
+                .site_for_source(connector, c.channel_location.as_deref())
+            else {
+                tracing::debug!(connector, channel_sku = %c.channel_sku, location = ?c.channel_location, "count for a location chansync does not take; skipped");
+                continue;
+            };
+            let parts = inventory::parts_of(&mut tx, connector, &c.channel_sku).await?;
+            let sku = match parts.as_slice() {
+                [(master, 1)] => master.clone(),
+                _ => c.channel_sku.clone(),
+            };
+            let (before, after) =
+                inventory::set_on_hand(&mut tx, &sku, &site.name, c.on_hand, None, &actor).await?;
+            more |= after.available() > before.available();
+            if before != after {
+                touched.insert(sku);
+            }
+            applied += 1;
+        }
+        if more {
+            touched.extend(inventory::reroute_waiting(&mut tx, &self.policy, &actor.name).await?);
+        }
+        inventory::enqueue_stock(&mut tx, &self.policy, &touched).await?;
+        tx.commit().await?;
+        self.outbox_wake.notify_waiters();
+        Ok(applied)
+    }
+
     /// Stock per SKU (one SKU, or all known), with what each channel is shown.
     pub async fn stock_view(&self, sku: Option<&str>) -> Result<Vec<StockView>, StoreError> {
         // A read transaction gives one consistent snapshot.

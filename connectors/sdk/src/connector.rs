@@ -81,6 +81,9 @@ pub trait Connector: Send + Sync + 'static {
     fn webhooks(&self) -> Option<&dyn WebhookReceiver> {
         None
     }
+    fn order_fetch(&self) -> Option<&dyn OrderFetch> {
+        None
+    }
     fn stock_push(&self) -> Option<&dyn StockPush> {
         None
     }
@@ -182,8 +185,20 @@ pub struct WebhookDelivery {
 pub enum WebhookEvent {
     /// An order was created or changed: its full new state.
     Order(Box<ChannelOrder>),
+    /// An order changed but the notification does not carry it (Square):
+    /// the daemon fetches it through [`OrderFetch`].
+    OrderChanged { external_id: String },
+    /// The channel's on-hand counts changed (a POS sale, a stock count), for
+    /// a connector that is a source of truth for stock.
+    StockChanged(Vec<OnHand>),
     /// A topic chansync does not act on (acknowledged, stored, no effect).
     Ignored,
+}
+
+/// Fetches one order by the channel's id, for notifications that only name it.
+#[async_trait]
+pub trait OrderFetch: Send + Sync {
+    async fn fetch_order(&self, external_id: &str) -> Result<ChannelOrder, ConnectorError>;
 }
 
 /// Verifies and parses a channel's webhooks.
