@@ -53,6 +53,7 @@ pub enum Capability {
     Refund,
     ReadStock,
     CreateOrders,
+    ReadShipments,
 }
 
 impl Capability {
@@ -66,6 +67,7 @@ impl Capability {
             Capability::Refund => "refund",
             Capability::ReadStock => "read_stock",
             Capability::CreateOrders => "create_orders",
+            Capability::ReadShipments => "read_shipments",
         }
     }
 }
@@ -102,6 +104,9 @@ pub trait Connector: Send + Sync + 'static {
     fn order_sink(&self) -> Option<&dyn OrderSink> {
         None
     }
+    fn shipment_source(&self) -> Option<&dyn ShipmentSource> {
+        None
+    }
     /// The state of the connector's rate limiter, for `chansync connectors`.
     fn rate_limit_state(&self) -> Option<crate::http::RateLimitState> {
         None
@@ -125,6 +130,7 @@ pub trait Connector: Send + Sync + 'static {
         add(self.refund().is_some(), Capability::Refund);
         add(self.stock_source().is_some(), Capability::ReadStock);
         add(self.order_sink().is_some(), Capability::CreateOrders);
+        add(self.shipment_source().is_some(), Capability::ReadShipments);
         caps
     }
 }
@@ -314,13 +320,54 @@ pub trait StockSource: Send + Sync {
     async fn read_on_hand(&self) -> Result<Vec<OnHand>, ConnectorError>;
 }
 
+/// An order for an ERP to ship: the canonical order with the part routed to
+/// the ERP's warehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkOrder {
+    /// The canonical order; `allocations` holds only what ships from
+    /// `channel_location`, `lines[].sku` the master SKUs.
+    pub order: crate::model::Order,
+    /// The ERP's warehouse (the location's `source.location`), if named.
+    pub channel_location: Option<String>,
+    /// chansync's reference for the order in the ERP (e.g. `shop-eu/1001`),
+    /// stable across retries: the ERP record is found by it, never doubled.
+    pub reference: String,
+    pub idempotency_key: String,
+}
+
 /// Creates orders in a channel (an ERP receiving every channel's sales).
 #[async_trait]
 pub trait OrderSink: Send + Sync {
-    /// Creates the order and returns the channel's id for it.
-    async fn create_order(
-        &self,
-        order: &crate::model::Order,
-        idempotency_key: &str,
-    ) -> Result<String, ConnectorError>;
+    /// Creates the order, or finds the one already created under
+    /// `reference`, and returns the channel's id for it.
+    async fn create_order(&self, req: &SinkOrder) -> Result<String, ConnectorError>;
+}
+
+/// A shipment a channel made for an order chansync sent it (an ERP delivery
+/// done in its warehouse).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    /// The `SinkOrder::reference` the order was created under.
+    pub reference: String,
+    /// The channel's id for the shipment (e.g. a picking id), unique.
+    pub shipment_id: String,
+    /// Location, carrier, tracking and lines (line `external_id`s are the
+    /// canonical order's line external ids, as sent in the `SinkOrder`).
+    pub fulfillment: Fulfillment,
+}
+
+/// A page of shipments.
+#[derive(Debug, Clone)]
+pub struct ShipmentPage {
+    pub shipments: Vec<Shipment>,
+    /// Persisted with the page; the next call starts after it.
+    pub cursor: String,
+    pub has_more: bool,
+}
+
+/// Reads shipments a channel made (an ERP's done deliveries), so chansync
+/// can record them and push them to the order's own channel.
+#[async_trait]
+pub trait ShipmentSource: Send + Sync {
+    async fn fetch_shipments(&self, cursor: Option<&str>) -> Result<ShipmentPage, ConnectorError>;
 }

@@ -1,0 +1,1 @@
+//! The odoo connector (in progress).
