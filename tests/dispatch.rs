@@ -26,6 +26,8 @@ struct Script {
     levels: BTreeMap<String, i64>,
     batches: Vec<usize>,
     fulfilments: Vec<String>,
+    /// Orders an ERP received, by reference.
+    sink: BTreeMap<String, chansync_sdk::SinkOrder>,
 }
 
 #[derive(Clone, Default)]
@@ -40,6 +42,23 @@ impl Connector for Scripted {
     }
     fn fulfillment_push(&self) -> Option<&dyn FulfillmentPush> {
         Some(self)
+    }
+    fn order_sink(&self) -> Option<&dyn chansync_sdk::OrderSink> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl chansync_sdk::OrderSink for Scripted {
+    async fn create_order(&self, req: &chansync_sdk::SinkOrder) -> Result<String, ConnectorError> {
+        let mut s = self.0.lock().unwrap();
+        if let Some(e) = s.failures.pop_front() {
+            return Err(e);
+        }
+        s.sink
+            .entry(req.reference.clone())
+            .or_insert_with(|| req.clone());
+        Ok(format!("SO-{}", req.reference))
     }
 }
 
@@ -103,6 +122,7 @@ fn policy() -> Policy {
                 pushes_stock: true,
                 pushes_fulfillment: true,
                 cancels: false,
+                sinks_orders: false,
             },
         )]),
         outbox: OutboxConfig {
@@ -147,6 +167,7 @@ async fn drain(store: &Store, inst: &Instance) {
         let pending = store
             .outbox_list(&OutboxFilter {
                 state: Some("pending".into()),
+                connector: Some(inst.name.clone()),
                 ..Default::default()
             })
             .await
@@ -328,4 +349,158 @@ async fn a_crash_mid_send_resends_on_restart_and_the_channel_sees_one_fulfilment
             .state,
         "done"
     );
+}
+
+/// An order routed to a warehouse an ERP runs goes to the ERP once; the
+/// ERP's delivery becomes a shipment pushed to the order's own channel.
+#[tokio::test]
+async fn orders_routed_to_an_erp_warehouse_reach_it_and_its_deliveries_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let mut p = policy();
+    p.sites[0].source = Some(chansync::config::StockSourceRef {
+        connector: "erp".into(),
+        location: Some("WH".into()),
+    });
+    p.channels.insert(
+        "erp".into(),
+        Channel {
+            stock: StockPolicy::default(),
+            pushes_stock: false,
+            pushes_fulfillment: false,
+            cancels: false,
+            sinks_orders: true,
+        },
+    );
+    let store = Store::open(&url, Synchronous::Normal, OpenMode::Migrate)
+        .await
+        .unwrap()
+        .with_policy(p);
+    let erp = Scripted::default();
+    let erp_inst = Instance {
+        name: "erp".into(),
+        kind: "scripted",
+        connector: Box::new(erp.clone()),
+        poll: None,
+    };
+    let shop = Scripted::default();
+    let shop_inst = Instance {
+        name: "shop".into(),
+        kind: "scripted",
+        connector: Box::new(shop.clone()),
+        poll: None,
+    };
+
+    let counts = [chansync_sdk::OnHand {
+        channel_sku: "A".into(),
+        channel_location: Some("WH".into()),
+        on_hand: 4,
+    }];
+    store.apply_on_hand("erp", &counts).await.unwrap();
+    let order = test_order("77", "A", 3);
+    let inc = chansync::store::Incoming {
+        order: &order,
+        raw: None,
+        source: chansync::store::Source::Webhook,
+    };
+    let id = store
+        .apply_orders("shop", "scripted", &[inc])
+        .await
+        .unwrap()[0]
+        .id();
+    // A transient failure first: the ERP still gets the order exactly once.
+    erp.0
+        .lock()
+        .unwrap()
+        .failures
+        .push_back(ConnectorError::Transient("502".into()));
+    drain(&store, &erp_inst).await;
+    let reference = chansync::store::order_reference(id);
+    {
+        let s = erp.0.lock().unwrap();
+        assert_eq!(s.sink.len(), 1);
+        let sent = &s.sink[&reference];
+        assert_eq!(sent.channel_location.as_deref(), Some("WH"));
+        assert_eq!(sent.order.lines[0].sku.as_deref(), Some("A"));
+        assert_eq!(sent.order.allocations.len(), 1);
+        assert_eq!(sent.order.allocations[0].quantity, 3);
+    }
+
+    let shipment = chansync_sdk::Shipment {
+        reference: reference.clone(),
+        shipment_id: "PICK-1".into(),
+        fulfillment: chansync_sdk::model::Fulfillment {
+            location: Some("WH".into()),
+            carrier: Some("DHL".into()),
+            tracking: Some("DHL-123".into()),
+            lines: vec![chansync_sdk::model::FulfillmentLine {
+                external_id: "l1".into(),
+                quantity: 3,
+            }],
+        },
+    };
+    assert_eq!(
+        store
+            .apply_shipments("erp", std::slice::from_ref(&shipment), "c1")
+            .await
+            .unwrap(),
+        [id]
+    );
+    assert!(
+        store
+            .apply_shipments("erp", &[shipment], "c2")
+            .await
+            .unwrap()
+            .is_empty(),
+        "read twice, recorded once"
+    );
+    assert_eq!(
+        store
+            .sync_cursor("erp", "shipments")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("c2")
+    );
+    let o = store.get_order(id).await.unwrap().unwrap();
+    assert_eq!(o.status, chansync_sdk::model::OrderStatus::Fulfilled);
+    drain(&store, &shop_inst).await;
+    assert_eq!(
+        shop.0.lock().unwrap().fulfilments.len(),
+        1,
+        "the origin channel hears of the shipment once"
+    );
+    let v = store.stock_view(Some("A")).await.unwrap();
+    assert_eq!((v[0].on_hand, v[0].reserved), (1, 0));
+}
+
+fn test_order(id: &str, sku: &str, qty: u32) -> chansync_sdk::model::ChannelOrder {
+    chansync_sdk::model::ChannelOrder {
+        external_id: id.into(),
+        external_number: None,
+        status: chansync_sdk::model::ChannelStatus::Open,
+        payment_status: chansync_sdk::model::PaymentStatus::Paid,
+        fulfilled_by: chansync_sdk::model::FulfilledBy::Merchant,
+        currency: "EUR".parse().unwrap(),
+        subtotal: "3.00".parse().unwrap(),
+        shipping_total: "0".parse().unwrap(),
+        tax_total: "0".parse().unwrap(),
+        discount_total: "0".parse().unwrap(),
+        total: "3.00".parse().unwrap(),
+        placed_at: "2026-11-01T10:00:00Z".parse().unwrap(),
+        updated_at: "2026-11-01T10:00:00Z".parse().unwrap(),
+        customer: Default::default(),
+        shipping_address: None,
+        lines: vec![chansync_sdk::model::ChannelLine {
+            external_id: "l1".into(),
+            channel_sku: Some(sku.into()),
+            title: sku.into(),
+            quantity: qty,
+            unit_price: "1.00".parse().unwrap(),
+            total: "3.00".parse().unwrap(),
+            tax: "0".parse().unwrap(),
+            discount: "0".parse().unwrap(),
+        }],
+        fulfillments: vec![],
+    }
 }

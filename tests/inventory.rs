@@ -30,6 +30,7 @@ fn channel(share: &str, buffer: i64) -> Channel {
         pushes_stock: true,
         pushes_fulfillment: true,
         cancels: true,
+        sinks_orders: false,
     }
 }
 

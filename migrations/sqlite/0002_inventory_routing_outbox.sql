@@ -53,9 +53,20 @@ CREATE TABLE fulfillments (
     carrier    TEXT,
     tracking   TEXT,
     lines      TEXT    NOT NULL,       -- JSON [{external_id, quantity}]
-    created_at TEXT    NOT NULL
+    created_at TEXT    NOT NULL,
+    -- For shipments another channel made (an ERP delivery): connector and
+    -- its shipment id, so a shipment read twice is recorded once.
+    source     TEXT    UNIQUE
 );
 CREATE INDEX fulfillments_order ON fulfillments (order_id);
+
+-- Cursors of streams other than order polling (e.g. an ERP's shipments).
+CREATE TABLE sync_cursors (
+    connector TEXT NOT NULL,
+    stream    TEXT NOT NULL,
+    cursor    TEXT NOT NULL,
+    PRIMARY KEY (connector, stream)
+);
 
 -- Work for the channels, written in the transaction of the change that
 -- caused it. A stock row names a channel SKU; its level is computed when it

@@ -36,6 +36,52 @@ pub async fn sweep(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) 
     if !shutdown.is_cancelled() {
         read_stock(rt, inst).await;
     }
+    if !shutdown.is_cancelled() {
+        read_shipments(rt, inst, shutdown).await;
+    }
+}
+
+/// Records the shipments a channel made for orders chansync sent it (an
+/// ERP's deliveries); each page commits with its cursor.
+pub async fn read_shipments(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) {
+    let Some(source) = inst.connector.shipment_source() else {
+        return;
+    };
+    let name = &inst.name;
+    let mut cursor = match rt.store.sync_cursor(name, "shipments").await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(connector = %name, error = %e, "could not read the shipments cursor");
+            return;
+        }
+    };
+    loop {
+        let page = match source.fetch_shipments(cursor.as_deref()).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(connector = %name, error = %e, "could not read shipments; the next tick tries again");
+                return;
+            }
+        };
+        match rt
+            .store
+            .apply_shipments(name, &page.shipments, &page.cursor)
+            .await
+        {
+            Ok(orders) if !orders.is_empty() => {
+                tracing::info!(connector = %name, orders = ?orders, "shipments recorded; the origin channels will be told");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "could not store shipments; they will be read again");
+                return;
+            }
+        }
+        cursor = Some(page.cursor);
+        if !page.has_more || shutdown.is_cancelled() {
+            return;
+        }
+    }
 }
 
 /// Reads on hand from a source-of-truth connector into its locations.

@@ -41,6 +41,8 @@ pub struct Channel {
     pub pushes_stock: bool,
     pub pushes_fulfillment: bool,
     pub cancels: bool,
+    /// Takes the orders routed to the locations it sources (an ERP).
+    pub sinks_orders: bool,
 }
 
 /// Everything routing, inventory and the outbox need from the config.
@@ -93,6 +95,7 @@ impl Policy {
                         pushes_stock: has(Capability::PushStock) && k.stock.publish,
                         pushes_fulfillment: has(Capability::PushFulfillment),
                         cancels: has(Capability::Cancel),
+                        sinks_orders: has(Capability::CreateOrders),
                     },
                 )
             })

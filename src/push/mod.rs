@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chansync_sdk::{CancelRequest, ConnectorError, FulfillmentRequest, StockLevel};
+use chansync_sdk::{CancelRequest, ConnectorError, FulfillmentRequest, SinkOrder, StockLevel};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::OutboxConfig;
@@ -23,7 +23,10 @@ const TICK: Duration = Duration::from_millis(500);
 /// Whether this connector has anything the outbox can send.
 pub fn pushes(inst: &Instance) -> bool {
     let c = &inst.connector;
-    c.stock_push().is_some() || c.fulfillment_push().is_some() || c.cancel().is_some()
+    c.stock_push().is_some()
+        || c.fulfillment_push().is_some()
+        || c.cancel().is_some()
+        || c.order_sink().is_some()
 }
 
 /// Drains the connector's outbox until `shutdown`; a batch in flight finishes.
@@ -77,7 +80,7 @@ pub async fn drain_once(
     for kind in store.outbox_due_kinds(&inst.name).await? {
         handled += match kind.as_str() {
             "stock" => d.send_stock(&policy).await?,
-            "fulfillment" | "cancel" => d.send_one_by_one(&kind, &policy).await?,
+            "fulfillment" | "cancel" | "sink_order" => d.send_one_by_one(&kind, &policy).await?,
             other => {
                 tracing::warn!(connector = %inst.name, kind = other, "unknown outbox kind; left alone");
                 0
@@ -212,6 +215,15 @@ impl Dispatch<'_> {
                         ))),
                     }
                 }
+                "sink_order" => match inst.connector.order_sink() {
+                    None => Err(ConnectorError::Permanent("this connector cannot take orders".into())),
+                    Some(sink) => match self.sink_order(r).await? {
+                        Ok(req) => sink.create_order(&req).await.map(|erp_id| {
+                            tracing::info!(connector = %inst.name, order = %req.order.id, erp_id, "order sent to the ERP");
+                        }),
+                        Err(e) => Err(e),
+                    },
+                },
                 _ => match (
                     inst.connector.cancel(),
                     serde_json::from_value::<CancelRequest>(r.payload.clone()),
@@ -239,6 +251,37 @@ impl Dispatch<'_> {
             }
         }
         Ok(rows.len())
+    }
+
+    /// The order as the ERP gets it: what ships from the row's location.
+    async fn sink_order(&self, r: &OutboxRow) -> StoreResult<Result<SinkOrder, ConnectorError>> {
+        let (Some(order_id), Some(location)) = (
+            r.payload["order_id"].as_i64(),
+            r.payload["location"].as_str(),
+        ) else {
+            return Ok(Err(ConnectorError::Permanent(format!(
+                "unreadable outbox payload {}",
+                r.payload
+            ))));
+        };
+        let Some(mut order) = self.store.get_order(order_id).await? else {
+            return Ok(Err(ConnectorError::Permanent(format!(
+                "order {order_id} is gone"
+            ))));
+        };
+        order.allocations.retain(|a| a.location == location);
+        let channel_location = self
+            .store
+            .policy()
+            .site(location)
+            .and_then(|s| s.source.as_ref())
+            .and_then(|s| s.location.clone());
+        Ok(Ok(SinkOrder {
+            order,
+            channel_location,
+            reference: crate::store::order_reference(order_id),
+            idempotency_key: r.idempotency_key.clone(),
+        }))
     }
 
     /// Rows for a capability the connector lacks are dead at once.

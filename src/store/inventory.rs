@@ -624,6 +624,7 @@ pub(super) async fn settle(
         let status = match &routed {
             Routed::Allocated(picks) => {
                 out.touched.extend(picks.iter().map(|p| p.sku.clone()));
+                enqueue_sinks(tx, policy, order_id, picks).await?;
                 OrderStatus::Allocated
             }
             Routed::Nothing => OrderStatus::Open,
@@ -794,6 +795,40 @@ pub(super) async fn enqueue_stock(
         }
     }
     Ok(queued)
+}
+
+/// Queues the order for each ERP that sources a location it was routed to.
+async fn enqueue_sinks(
+    tx: &mut Tx,
+    policy: &Policy,
+    order_id: i64,
+    picks: &[route::Pick],
+) -> Result<(), StoreError> {
+    let locations: BTreeSet<&str> = picks.iter().map(|p| p.location.as_str()).collect();
+    for loc in locations {
+        let Some(src) = policy.site(loc).and_then(|s| s.source.as_ref()) else {
+            continue;
+        };
+        if !policy
+            .channels
+            .get(&src.connector)
+            .is_some_and(|c| c.sinks_orders)
+        {
+            continue;
+        }
+        let key = format!("{order_id}@{loc}");
+        let payload = serde_json::json!({ "order_id": order_id, "location": loc });
+        enqueue(
+            tx,
+            &src.connector,
+            "sink_order",
+            &key,
+            &payload,
+            Some(format!("chansync-sink-{key}")),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Adds an outbox row; `false` when a pending stock row for the key exists.

@@ -22,7 +22,7 @@ pub use inbox::{InboxInsert, InboxOutcome, InboxRow, Processed};
 pub use inventory::{Actor, Level};
 pub use orders::{Applied, Incoming, OrderFilter, OrderHistoryEvent, Source};
 pub use outbox::{OutboxFilter, OutboxRow};
-pub use stock::{CommandError, StockChannel, StockLocation, StockView};
+pub use stock::{order_reference, CommandError, StockChannel, StockLocation, StockView};
 
 use crate::config::Synchronous;
 

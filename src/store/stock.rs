@@ -300,136 +300,116 @@ impl Store {
         tracking: &str,
         lines: &BTreeMap<String, i64>,
     ) -> Result<i64, CommandError> {
-        if self.policy.site(location).is_none() {
-            return Err(CommandError::Refused(format!(
-                "no [[location]] named {location:?} in the config"
-            )));
-        }
-        if tracking.trim().is_empty() {
-            return Err(CommandError::Refused(
-                "a tracking number is required".into(),
-            ));
-        }
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query("SELECT connector, external_id, status FROM orders WHERE id = ?")
-            .bind(order_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(CommandError::NoOrder(order_id))?;
-        let connector: String = row.get("connector");
-        let external_id: String = row.get("external_id");
-        let status: OrderStatus = row
-            .get::<String, _>("status")
-            .parse()
-            .map_err(StoreError::Corrupt)?;
-        if status == OrderStatus::Cancelled || status == OrderStatus::Fulfilled {
-            return Err(CommandError::Refused(format!(
-                "order {order_id} is {status}; nothing to fulfil"
-            )));
-        }
-        let line_qty: BTreeMap<String, i64> =
-            sqlx::query("SELECT external_id, quantity FROM order_lines WHERE order_id = ?")
-                .bind(order_id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| (r.get("external_id"), r.get("quantity")))
-                .collect();
-        for (line, q) in lines {
-            let Some(max) = line_qty.get(line) else {
-                return Err(CommandError::Refused(format!(
-                    "order {order_id} has no line {line:?}"
-                )));
-            };
-            if *q < 1 || q > max {
-                return Err(CommandError::Refused(format!(
-                    "line {line:?} has {max} units; cannot ship {q}"
-                )));
-            }
-        }
-        if tracking_known(&mut tx, order_id, tracking).await? {
-            return Err(CommandError::Refused(format!(
-                "order {order_id} already has a shipment with tracking {tracking:?}"
-            )));
-        }
-        let shipped: Vec<FulfillmentLine> = if lines.is_empty() {
-            line_qty
-                .iter()
-                .map(|(l, q)| FulfillmentLine {
-                    external_id: l.clone(),
-                    quantity: *q as u32,
-                })
-                .collect()
-        } else {
-            lines
-                .iter()
-                .map(|(l, q)| FulfillmentLine {
-                    external_id: l.clone(),
-                    quantity: *q as u32,
-                })
-                .collect()
+        let ship = Ship {
+            location,
+            carrier,
+            tracking,
+            lines,
+            source: None,
+            via: "cli",
         };
-        let fulfillment = Fulfillment {
-            location: Some(location.to_owned()),
-            carrier: carrier.map(str::to_owned),
-            tracking: Some(tracking.to_owned()),
-            lines: if lines.is_empty() {
-                Vec::new()
-            } else {
-                shipped.clone()
-            },
-        };
-        let fid: i64 = sqlx::query_scalar(
-            "INSERT INTO fulfillments (order_id, location, carrier, tracking, lines, created_at) VALUES (?, ?, ?, ?, ?, ?)
-             RETURNING id",
-        )
-        .bind(order_id)
-        .bind(location)
-        .bind(carrier)
-        .bind(tracking)
-        .bind(serde_json::to_string(&shipped).expect("lines serialize"))
-        .bind(now())
-        .fetch_one(&mut *tx)
-        .await?;
-        let mut touched =
-            inventory::consume_lines(&mut tx, order_id, &connector, location, lines).await?;
-        let settled = inventory::settle(&mut tx, &self.policy, order_id).await?;
-        touched.extend(settled.touched.iter().cloned());
-        inventory::order_event(
-            &mut tx,
-            order_id,
-            "fulfilled",
-            "cli",
-            serde_json::json!({"location": location, "carrier": carrier, "tracking": tracking, "lines": shipped,
-                               "status": settled.status.map(|s| s.as_str())}),
-        )
-        .await?;
-        if self
-            .policy
-            .channels
-            .get(&connector)
-            .is_some_and(|c| c.pushes_fulfillment)
-        {
-            let key = format!("chansync-fulfillment-{fid}");
-            let req = FulfillmentRequest {
-                external_order_id: external_id,
-                fulfillment,
-                idempotency_key: key.clone(),
-            };
-            inventory::enqueue(
-                &mut tx,
-                &connector,
-                "fulfillment",
-                &order_id.to_string(),
-                &serde_json::to_value(&req).expect("serializes"),
-                Some(key),
-            )
-            .await?;
-        }
-        inventory::enqueue_stock(&mut tx, &self.policy, &touched).await?;
+        let fid = record_shipment(&mut tx, &self.policy, order_id, &ship).await?;
         tx.commit().await?;
         self.outbox_wake.notify_waiters();
         Ok(fid)
+    }
+
+    /// Records shipments another channel made (an ERP's deliveries) with the
+    /// stream's new cursor, in one transaction. A shipment already recorded
+    /// is skipped; one for an order chansync does not know, or that cannot be
+    /// recorded, is logged and skipped. Returns the order ids shipped.
+    pub async fn apply_shipments(
+        &self,
+        connector: &str,
+        shipments: &[chansync_sdk::Shipment],
+        cursor: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut shipped = Vec::new();
+        for sh in shipments {
+            let source = format!("{connector}:{}", sh.shipment_id);
+            let known: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM fulfillments WHERE source = ?")
+                    .bind(&source)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if known > 0 {
+                continue;
+            }
+            let Some(order_id) = parse_reference(&sh.reference) else {
+                tracing::warn!(connector, reference = %sh.reference, "shipment for an order chansync did not send; skipped");
+                continue;
+            };
+            let f = &sh.fulfillment;
+            // The shipment's warehouse is a location this connector sources.
+            let location = self
+                .policy
+                .site_for_source(connector, f.location.as_deref())
+                .map(|s| s.name.clone());
+            let Some(location) = location else {
+                tracing::warn!(connector, warehouse = ?f.location, "shipment from a warehouse no [[location]] takes; skipped");
+                continue;
+            };
+            let lines: BTreeMap<String, i64> = f
+                .lines
+                .iter()
+                .map(|l| (l.external_id.clone(), i64::from(l.quantity)))
+                .collect();
+            let tracking = f.tracking.clone().unwrap_or_else(|| sh.shipment_id.clone());
+            let ship = Ship {
+                location: &location,
+                carrier: f.carrier.as_deref(),
+                tracking: &tracking,
+                lines: &lines,
+                source: Some(&source),
+                via: "channel",
+            };
+            // One bad shipment must not hold back the rest of the page.
+            sqlx::query("SAVEPOINT shipment").execute(&mut *tx).await?;
+            match record_shipment(&mut tx, &self.policy, order_id, &ship).await {
+                Ok(_) => {
+                    sqlx::query("RELEASE shipment").execute(&mut *tx).await?;
+                    shipped.push(order_id);
+                }
+                Err(CommandError::Store(e)) => return Err(e),
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO shipment")
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("RELEASE shipment").execute(&mut *tx).await?;
+                    tracing::warn!(connector, order_id, shipment = %sh.shipment_id, error = %e, "shipment not recorded");
+                }
+            }
+        }
+        sqlx::query(
+            "INSERT INTO sync_cursors (connector, stream, cursor) VALUES (?, 'shipments', ?)
+             ON CONFLICT (connector, stream) DO UPDATE SET cursor = excluded.cursor",
+        )
+        .bind(connector)
+        .bind(cursor)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.outbox_wake.notify_waiters();
+        Ok(shipped)
+    }
+
+    /// The cursor of a connector's secondary stream (e.g. `shipments`).
+    pub async fn sync_cursor(
+        &self,
+        connector: &str,
+        stream: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT cursor FROM sync_cursors WHERE connector = ? AND stream = ?",
+            )
+            .bind(connector)
+            .bind(stream)
+            .fetch_optional(&self.reader)
+            .await?,
+        )
     }
 
     /// Cancels an order: releases its reservations and queues the channel's
@@ -606,4 +586,166 @@ async fn replace_mappings(
         masters.insert(r.master_sku.clone());
     }
     Ok(masters)
+}
+
+/// chansync's reference for an order in another channel (an ERP).
+pub fn order_reference(order_id: i64) -> String {
+    format!("chansync-{order_id}")
+}
+
+fn parse_reference(r: &str) -> Option<i64> {
+    r.strip_prefix("chansync-")?.parse().ok()
+}
+
+/// A shipment to record.
+struct Ship<'a> {
+    location: &'a str,
+    carrier: Option<&'a str>,
+    tracking: &'a str,
+    lines: &'a BTreeMap<String, i64>,
+    /// `connector:shipment id` for shipments another channel made.
+    source: Option<&'a str>,
+    /// Who recorded it, for the history: `cli` or `channel`.
+    via: &'a str,
+}
+
+/// Records a shipment in the caller's transaction: consumes reservations,
+/// settles the status, queues the push to the order's channel and stock pushes.
+async fn record_shipment(
+    tx: &mut super::inventory::Tx,
+    policy: &crate::inventory::Policy,
+    order_id: i64,
+    ship: &Ship<'_>,
+) -> Result<i64, CommandError> {
+    let Ship {
+        location,
+        carrier,
+        tracking,
+        lines,
+        source,
+        via,
+    } = *ship;
+    if policy.site(location).is_none() {
+        return Err(CommandError::Refused(format!(
+            "no [[location]] named {location:?} in the config"
+        )));
+    }
+    if tracking.trim().is_empty() {
+        return Err(CommandError::Refused(
+            "a tracking number is required".into(),
+        ));
+    }
+    let row = sqlx::query("SELECT connector, external_id, status FROM orders WHERE id = ?")
+        .bind(order_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(CommandError::NoOrder(order_id))?;
+    let connector: String = row.get("connector");
+    let external_id: String = row.get("external_id");
+    let status: OrderStatus = row
+        .get::<String, _>("status")
+        .parse()
+        .map_err(StoreError::Corrupt)?;
+    if status == OrderStatus::Cancelled || status == OrderStatus::Fulfilled {
+        return Err(CommandError::Refused(format!(
+            "order {order_id} is {status}; nothing to fulfil"
+        )));
+    }
+    let line_qty: BTreeMap<String, i64> =
+        sqlx::query("SELECT external_id, quantity FROM order_lines WHERE order_id = ?")
+            .bind(order_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| (r.get("external_id"), r.get("quantity")))
+            .collect();
+    for (line, q) in lines {
+        let Some(max) = line_qty.get(line) else {
+            return Err(CommandError::Refused(format!(
+                "order {order_id} has no line {line:?}"
+            )));
+        };
+        if *q < 1 || q > max {
+            return Err(CommandError::Refused(format!(
+                "line {line:?} has {max} units; cannot ship {q}"
+            )));
+        }
+    }
+    if tracking_known(tx, order_id, tracking).await? {
+        return Err(CommandError::Refused(format!(
+            "order {order_id} already has a shipment with tracking {tracking:?}"
+        )));
+    }
+    let to_lines = |m: &BTreeMap<String, i64>| -> Vec<FulfillmentLine> {
+        m.iter()
+            .map(|(l, q)| FulfillmentLine {
+                external_id: l.clone(),
+                quantity: *q as u32,
+            })
+            .collect()
+    };
+    let shipped = if lines.is_empty() {
+        to_lines(&line_qty)
+    } else {
+        to_lines(lines)
+    };
+    let fulfillment = Fulfillment {
+        location: Some(location.to_owned()),
+        carrier: carrier.map(str::to_owned),
+        tracking: Some(tracking.to_owned()),
+        lines: if lines.is_empty() {
+            Vec::new()
+        } else {
+            shipped.clone()
+        },
+    };
+    let fid: i64 = sqlx::query_scalar(
+        "INSERT INTO fulfillments (order_id, location, carrier, tracking, lines, created_at, source)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(order_id)
+    .bind(location)
+    .bind(carrier)
+    .bind(tracking)
+    .bind(serde_json::to_string(&shipped).expect("lines serialize"))
+    .bind(now())
+    .bind(source)
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut touched = inventory::consume_lines(tx, order_id, &connector, location, lines).await?;
+    let settled = inventory::settle(tx, policy, order_id).await?;
+    touched.extend(settled.touched.iter().cloned());
+    inventory::order_event(
+        tx,
+        order_id,
+        "fulfilled",
+        via,
+        serde_json::json!({"location": location, "carrier": carrier, "tracking": tracking, "lines": shipped,
+                           "status": settled.status.map(|s| s.as_str()), "source": source}),
+    )
+    .await?;
+    if policy
+        .channels
+        .get(&connector)
+        .is_some_and(|c| c.pushes_fulfillment)
+    {
+        let key = format!("chansync-fulfillment-{fid}");
+        let req = FulfillmentRequest {
+            external_order_id: external_id,
+            fulfillment,
+            idempotency_key: key.clone(),
+        };
+        let payload = serde_json::to_value(&req).expect("serializes");
+        inventory::enqueue(
+            tx,
+            &connector,
+            "fulfillment",
+            &order_id.to_string(),
+            &payload,
+            Some(key),
+        )
+        .await?;
+    }
+    inventory::enqueue_stock(tx, policy, &touched).await?;
+    Ok(fid)
 }
