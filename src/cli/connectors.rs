@@ -20,9 +20,13 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
         Err(e) => return Err(e.into()),
     };
     let mut inbox: HashMap<(String, String), i64> = HashMap::new();
+    let mut outbox: HashMap<(String, String), i64> = HashMap::new();
     if let Some(s) = &store {
         for (c, state, n) in s.inbox_counts().await? {
             inbox.insert((c, state), n);
+        }
+        for (c, state, n) in s.outbox_counts().await? {
+            outbox.insert((c, state), n);
         }
     }
     let mut out = Vec::new();
@@ -35,6 +39,12 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
         };
         let count = |st: &str| {
             inbox
+                .get(&(c.name.clone(), st.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        let pushes = |st: &str| {
+            outbox
                 .get(&(c.name.clone(), st.to_owned()))
                 .copied()
                 .unwrap_or(0)
@@ -53,7 +63,9 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
             "webhooks_applied": count("done"),
             "webhooks_rejected": count("rejected"),
             "webhooks_failed": count("failed"),
-            "dead_letters": 0,
+            "outbox_pending": pushes("pending") + pushes("sending"),
+            "pushes_done": pushes("done"),
+            "dead_letters": pushes("dead"),
             "rate_limit": state.as_ref().and_then(|s| s.rate_limit.clone()),
         }));
     }
@@ -72,6 +84,8 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
                 "BACKLOG",
                 "REJECTED",
                 "FAILED",
+                "OUTBOX",
+                "DEAD",
                 "RATE LIMIT",
                 "CURSOR",
             ]);
@@ -110,6 +124,8 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
                     c["backlog"].to_string(),
                     c["webhooks_rejected"].to_string(),
                     c["webhooks_failed"].to_string(),
+                    c["outbox_pending"].to_string(),
+                    c["dead_letters"].to_string(),
                     rate,
                     s("cursor"),
                 ]);
