@@ -180,6 +180,8 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
         Arc::new(AppState {
             rt: rt.clone(),
             inbox: inbox_tx,
+            admin_token: config.admin_token.clone(),
+            config: Arc::new(config.clone()),
         }),
         config.max_body_bytes,
     );

@@ -1,5 +1,7 @@
-//! The HTTP listener's routes: webhooks, health and readiness. (Metrics,
-//! the admin API and the status page join here.)
+//! The HTTP listener's routes: webhooks, health and readiness, and the
+//! admin API (`api`).
+
+pub mod api;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,6 +20,9 @@ pub struct AppState {
     pub rt: Arc<Runtime>,
     /// The inbox writer's queue.
     pub inbox: mpsc::Sender<WriteRequest>,
+    pub config: Arc<crate::config::Config>,
+    /// `[server] admin_token`; `None` turns the admin API off.
+    pub admin_token: Option<chansync_sdk::SecretString>,
 }
 
 /// The listener's router.
@@ -29,6 +34,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .merge(api::routes(state.clone()))
         .with_state(state)
 }
 

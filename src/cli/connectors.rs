@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::table::Table;
-use super::{CmdResult, Failure, Format};
+use super::{CmdResult, Format};
 use crate::config::Config;
 use crate::store::{OpenMode, Store, StoreError};
 
@@ -19,56 +19,7 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
         Err(StoreError::NotMigrated(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    let mut inbox: HashMap<(String, String), i64> = HashMap::new();
-    let mut outbox: HashMap<(String, String), i64> = HashMap::new();
-    if let Some(s) = &store {
-        for (c, state, n) in s.inbox_counts().await? {
-            inbox.insert((c, state), n);
-        }
-        for (c, state, n) in s.outbox_counts().await? {
-            outbox.insert((c, state), n);
-        }
-    }
-    let mut out = Vec::new();
-    for c in &config.connectors {
-        let built = crate::registry::build(&c.kind, c.context.clone())
-            .map_err(|e| Failure::Usage(format!("connector {}: {e}", c.name)))?;
-        let state = match &store {
-            Some(s) => s.poll_state(&c.name).await?,
-            None => None,
-        };
-        let count = |st: &str| {
-            inbox
-                .get(&(c.name.clone(), st.to_owned()))
-                .copied()
-                .unwrap_or(0)
-        };
-        let pushes = |st: &str| {
-            outbox
-                .get(&(c.name.clone(), st.to_owned()))
-                .copied()
-                .unwrap_or(0)
-        };
-        out.push(json!({
-            "name": c.name,
-            "kind": c.kind,
-            "capabilities": built.capabilities().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-            "poll": c.poll.as_ref().map(|p| p.to_string()),
-            "last_poll": state.as_ref().and_then(|s| s.last_finished_at.clone()),
-            "last_poll_ok": state.as_ref().and_then(|s| s.last_ok),
-            "last_error": state.as_ref().and_then(|s| s.last_error.clone()),
-            "cursor": state.as_ref().and_then(|s| s.cursor.clone()),
-            "orders_polled": state.as_ref().map(|s| s.orders_seen).unwrap_or(0),
-            "backlog": count("pending"),
-            "webhooks_applied": count("done"),
-            "webhooks_rejected": count("rejected"),
-            "webhooks_failed": count("failed"),
-            "outbox_pending": pushes("pending") + pushes("sending"),
-            "pushes_done": pushes("done"),
-            "dead_letters": pushes("dead"),
-            "rate_limit": state.as_ref().and_then(|s| s.rate_limit.clone()),
-        }));
-    }
+    let out = connectors_json(&config, store.as_ref()).await?;
     match format {
         Format::Json => println!(
             "{}",
@@ -137,4 +88,62 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
         s.close().await;
     }
     Ok(())
+}
+
+/// Each configured connector with its state from the store (none yet when
+/// the store does not exist): the JSON of `connectors --format json` and
+/// `GET /api/connectors`.
+pub async fn connectors_json(
+    config: &Config,
+    store: Option<&Store>,
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    let mut inbox: HashMap<(String, String), i64> = HashMap::new();
+    let mut outbox: HashMap<(String, String), i64> = HashMap::new();
+    if let Some(s) = store {
+        for (c, state, n) in s.inbox_counts().await? {
+            inbox.insert((c, state), n);
+        }
+        for (c, state, n) in s.outbox_counts().await? {
+            outbox.insert((c, state), n);
+        }
+    }
+    let mut out = Vec::new();
+    for c in &config.connectors {
+        let state = match store {
+            Some(s) => s.poll_state(&c.name).await?,
+            None => None,
+        };
+        let count = |st: &str| {
+            inbox
+                .get(&(c.name.clone(), st.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        let pushes = |st: &str| {
+            outbox
+                .get(&(c.name.clone(), st.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        out.push(json!({
+            "name": c.name,
+            "kind": c.kind,
+            "capabilities": c.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "poll": c.poll.as_ref().map(|p| p.to_string()),
+            "last_poll": state.as_ref().and_then(|s| s.last_finished_at.clone()),
+            "last_poll_ok": state.as_ref().and_then(|s| s.last_ok),
+            "last_error": state.as_ref().and_then(|s| s.last_error.clone()),
+            "cursor": state.as_ref().and_then(|s| s.cursor.clone()),
+            "orders_polled": state.as_ref().map(|s| s.orders_seen).unwrap_or(0),
+            "backlog": count("pending"),
+            "webhooks_applied": count("done"),
+            "webhooks_rejected": count("rejected"),
+            "webhooks_failed": count("failed"),
+            "outbox_pending": pushes("pending") + pushes("sending"),
+            "pushes_done": pushes("done"),
+            "dead_letters": pushes("dead"),
+            "rate_limit": state.as_ref().and_then(|s| s.rate_limit.clone()),
+        }));
+    }
+    Ok(out)
 }

@@ -3,6 +3,8 @@
 //! bad config; errors are one readable line on stderr.
 
 mod connectors;
+
+pub use connectors::connectors_json;
 mod demo;
 mod orders;
 mod simulate;

@@ -33,6 +33,10 @@ pub struct Setup {
     pub sim: SimConfig,
     /// Extra keys for the `[[connector]]` table.
     pub connector_keys: String,
+    /// Top-level tables after it (`[[location]]`, `[[sku]]`, ...).
+    pub extra: String,
+    /// Extra keys for `[server]` (e.g. `admin_token`).
+    pub server_keys: String,
 }
 
 impl Setup {
@@ -47,6 +51,8 @@ impl Setup {
                 ..SimConfig::default()
             },
             connector_keys: String::new(),
+            extra: String::new(),
+            server_keys: String::new(),
         }
     }
 }
@@ -101,7 +107,14 @@ impl Harness {
         let sim = sim::start(sim_cfg, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let text = config_text(dir.path(), &sim, setup.intake, &setup.connector_keys);
+        let text = format!(
+            "{}\n{}\n",
+            config_text(dir.path(), &sim, setup.intake, &setup.connector_keys).replace(
+                "listen = \"127.0.0.1:0\"\n",
+                &format!("listen = \"127.0.0.1:0\"\n{}\n", setup.server_keys)
+            ),
+            setup.extra
+        );
         let config_path = dir.path().join("chansync.toml");
         std::fs::write(&config_path, &text).unwrap();
         let config = Config::parse(&config_path, &text).expect("test config is valid");
@@ -136,10 +149,13 @@ impl Harness {
         format!("http://{}/webhooks/shop", self.addr)
     }
 
+    /// The store as the commands see it: with the config's policy.
     pub async fn store(&self) -> Store {
+        let config = Config::load(&self.config_path).unwrap();
         Store::open(&self.store_url, Synchronous::Normal, OpenMode::Existing)
             .await
             .unwrap()
+            .with_policy(chansync::inventory::Policy::from_config(&config))
     }
 
     pub async fn orders(&self) -> Vec<Order> {
