@@ -35,6 +35,7 @@ pub struct Runtime {
     pub events: Option<EventSender>,
     pub ready: AtomicBool,
     pub draining: AtomicBool,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Runtime {
@@ -52,6 +53,7 @@ impl Runtime {
         source: Source,
     ) {
         if let Some(e) = order_event(connector, order, applied, source) {
+            self.metrics.order_ingested(connector, source.as_str());
             self.publish(e);
         }
     }
@@ -122,6 +124,7 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
         events: opts.events,
         ready: AtomicBool::new(false),
         draining: AtomicBool::new(false),
+        metrics: Arc::new(crate::metrics::Metrics::new()),
     });
 
     let listener = match opts.listener {

@@ -163,7 +163,9 @@ async fn setup(skus: &[&str]) -> (Store, Instance, Scripted, tempfile::TempDir) 
 /// Drains until nothing is due, waiting out backoff delays.
 async fn drain(store: &Store, inst: &Instance) {
     for _ in 0..200 {
-        chansync::push::drain_once(store, inst, None).await.unwrap();
+        chansync::push::drain_once(store, inst, None, None)
+            .await
+            .unwrap();
         let pending = store
             .outbox_list(&OutboxFilter {
                 state: Some("pending".into()),

@@ -149,7 +149,9 @@ pub async fn drain(rt: &Runtime) -> Result<usize, crate::store::StoreError> {
                 raw: String::from_utf8(row.body).ok(),
             });
         }
+        let started = std::time::Instant::now();
         let applied = rt.store.inbox_complete(&processed).await?;
+        rt.metrics.store_time("inbox_complete", started.elapsed());
         total += processed.len();
         for (p, a) in processed.iter().zip(applied) {
             if let (Ok(Some(order)), Some(a)) = (&p.outcome, a) {

@@ -157,11 +157,13 @@ async fn sweep_orders(rt: &Runtime, inst: &Instance, shutdown: &CancellationToke
                 source: Source::Poll,
             })
             .collect();
-        match rt
+        let started = std::time::Instant::now();
+        let stored = rt
             .store
             .apply_page(name, inst.kind, &incoming, &page.cursor)
-            .await
-        {
+            .await;
+        rt.metrics.store_time("apply_page", started.elapsed());
+        match stored {
             Ok(applied) => {
                 for (o, a) in page.orders.iter().zip(&applied) {
                     rt.publish_order(name, &o.order, a, Source::Poll);

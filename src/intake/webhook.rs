@@ -42,6 +42,7 @@ pub async fn receive(
 ) -> Response {
     let rt = &state.rt;
     let Some(inst) = rt.connectors.get(&name) else {
+        rt.metrics.webhook_rejected(&name, "unknown_connector");
         return reply(
             StatusCode::NOT_FOUND,
             json!({ "error": "no such connector" }),
@@ -66,6 +67,7 @@ pub async fn receive(
 
     if let Err(e) = receiver.verify(&req) {
         tracing::warn!(connector = %name, error = %e, "webhook refused: bad signature");
+        rt.metrics.webhook_rejected(&name, "signature");
         rt.publish(Event::WebhookRejected {
             connector: name.clone(),
             status: 401,
@@ -118,6 +120,7 @@ pub async fn receive(
     };
     if let Some(reason) = refused {
         tracing::warn!(connector = %name, error = %reason, "malformed webhook kept for inspection");
+        rt.metrics.webhook_rejected(&name, "malformed");
         rt.publish(Event::WebhookRejected {
             connector: name.clone(),
             status: 400,

@@ -42,7 +42,7 @@ pub async fn run(rt: Arc<Runtime>, inst: Arc<Instance>, shutdown: CancellationTo
     let wake = store.outbox_wake();
     loop {
         let notified = wake.notified();
-        let worked = match drain_once(store, &inst, rt.events.as_ref()).await {
+        let worked = match drain_once(store, &inst, rt.events.as_ref(), Some(&rt.metrics)).await {
             Ok(n) => n > 0,
             Err(e) => {
                 tracing::error!(connector = %inst.name, error = %e, "outbox dispatch failed");
@@ -69,11 +69,13 @@ pub async fn drain_once(
     store: &Store,
     inst: &Instance,
     events: Option<&EventSender>,
+    metrics: Option<&crate::metrics::Metrics>,
 ) -> Result<usize, crate::store::StoreError> {
     let d = Dispatch {
         store,
         inst,
         events,
+        metrics,
     };
     let policy = store.policy().outbox;
     let mut handled = 0;
@@ -106,11 +108,20 @@ struct Dispatch<'a> {
     store: &'a Store,
     inst: &'a Instance,
     events: Option<&'a EventSender>,
+    metrics: Option<&'a crate::metrics::Metrics>,
 }
 
 type StoreResult<T> = Result<T, crate::store::StoreError>;
 
 impl Dispatch<'_> {
+    fn count(&self, kind: &str, outcome: &str, n: u64) {
+        if let Some(m) = self.metrics {
+            for _ in 0..n {
+                m.push(&self.inst.name, kind, outcome);
+            }
+        }
+    }
+
     fn publish(&self, e: Event) {
         if let Some(tx) = self.events {
             let _ = tx.send(e);
@@ -129,6 +140,7 @@ impl Dispatch<'_> {
             .store
             .outbox_failed(row.id, &e.to_string(), retry)
             .await?;
+        self.count(&row.kind, if state == "dead" { "dead" } else { "retry" }, 1);
         if state == "dead" {
             tracing::error!(connector = %name, outbox_id = row.id, kind = %row.kind, error = %e,
                 "push dead-lettered; `chansync outbox replay` sends it again");
@@ -175,6 +187,10 @@ impl Dispatch<'_> {
                     }
                 }
                 store.outbox_done(&done).await?;
+                self.count("stock", "ok", done.len() as u64);
+                if let Some(m) = self.metrics {
+                    m.stock_pushed(&inst.name, done.len() as u64);
+                }
                 tracing::info!(connector = %inst.name, levels = done.len(), rejected = rejected.len(), "stock pushed");
                 let items = levels
                     .iter()
@@ -240,6 +256,7 @@ impl Dispatch<'_> {
             match result {
                 Ok(()) => {
                     store.outbox_done(&[r.id]).await?;
+                    self.count(kind, "ok", 1);
                     tracing::info!(connector = %inst.name, outbox_id = r.id, kind, order = %r.key, "pushed to the channel");
                     self.publish(Event::Pushed {
                         connector: inst.name.clone(),

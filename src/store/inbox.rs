@@ -182,4 +182,17 @@ impl Store {
             })
             .collect())
     }
+
+    /// When the oldest delivery not yet applied arrived, for a connector.
+    pub async fn inbox_oldest_pending(
+        &self,
+        connector: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(received_at) FROM inbox WHERE connector = ? AND state = 'pending'",
+        )
+        .bind(connector)
+        .fetch_one(&self.reader)
+        .await?)
+    }
 }

@@ -219,6 +219,19 @@ impl Store {
         Ok(rows.iter().map(row).collect())
     }
 
+    /// When the oldest push not yet sent was queued, for a connector.
+    pub async fn outbox_oldest_pending(
+        &self,
+        connector: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(created_at) FROM outbox WHERE connector = ? AND state IN ('pending', 'sending')",
+        )
+        .bind(connector)
+        .fetch_one(&self.reader)
+        .await?)
+    }
+
     /// Counts per (connector, state).
     pub async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let rows = sqlx::query(
