@@ -201,12 +201,20 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
 
     rt.ready.store(true, Ordering::SeqCst);
     tracing::info!(listen = %addr, connectors = rt.connectors.len(), "chansync is ready");
+    let notifier = crate::systemd::Notifier::from_env();
+    let summary = crate::systemd::status_line(&rt).await.unwrap_or_default();
+    notifier.ready(&format!("listening on {addr}; {summary}"));
+    let watchdog_stop = CancellationToken::new();
+    let watchdog = tokio::spawn(notifier.clone().run(rt.clone(), watchdog_stop.clone()));
     if let Some(f) = opts.on_ready {
         f(addr);
     }
 
     shutdown.cancelled().await;
     rt.draining.store(true, Ordering::SeqCst);
+    notifier.stopping();
+    watchdog_stop.cancel();
+    let _ = watchdog.await;
     tracing::info!("shutting down: finishing in-flight requests, pages and deliveries");
 
     // 1. The listener finishes in-flight requests; its queue handle drops.

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod push;
 pub mod registry;
 pub mod store;
+pub mod systemd;
 
 pub use config::Config;
 pub use daemon::{run, RunOptions};

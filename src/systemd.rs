@@ -1,0 +1,149 @@
+//! systemd's notify protocol (`Type=notify`): READY once the store is
+//! migrated and the listener is up, STATUS lines with a short summary,
+//! WATCHDOG pings while the daemon is healthy, STOPPING when it drains.
+//! Without `NOTIFY_SOCKET` every call is a no-op.
+
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::daemon::Runtime;
+
+/// Where to send notifications, from the environment systemd sets.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    socket: Option<String>,
+    /// Half of `WATCHDOG_USEC`, when the watchdog is on for this process.
+    watchdog_every: Option<Duration>,
+}
+
+impl Notifier {
+    pub fn from_env() -> Notifier {
+        let socket = std::env::var("NOTIFY_SOCKET")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let for_us = std::env::var("WATCHDOG_PID")
+            .ok()
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_none_or(|p| p == std::process::id());
+        let watchdog_every = std::env::var("WATCHDOG_USEC")
+            .ok()
+            .and_then(|u| u.parse::<u64>().ok())
+            .filter(|u| *u > 0 && for_us)
+            .map(|u| Duration::from_micros(u / 2));
+        Notifier {
+            socket,
+            watchdog_every,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.socket.is_some()
+    }
+
+    /// Sends one notification; failures are logged, never fatal.
+    pub fn notify(&self, state: &str) {
+        let Some(path) = &self.socket else { return };
+        if let Err(e) = send(path, state) {
+            tracing::warn!(error = %e, "cannot notify systemd");
+        }
+    }
+
+    pub fn ready(&self, status: &str) {
+        self.notify(&format!("READY=1\nSTATUS={status}"));
+    }
+
+    pub fn stopping(&self) {
+        self.notify("STOPPING=1\nSTATUS=draining: finishing in-flight work");
+    }
+
+    /// Pings the watchdog while the daemon is healthy (the store answers) and
+    /// refreshes STATUS, until `stop`.
+    pub async fn run(self, rt: Arc<Runtime>, stop: CancellationToken) {
+        if !self.enabled() {
+            return;
+        }
+        let every = self
+            .watchdog_every
+            .unwrap_or(Duration::from_secs(10))
+            .min(Duration::from_secs(10));
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let healthy = tokio::time::timeout(every, status_line(&rt)).await;
+            match healthy {
+                Ok(Ok(status)) => {
+                    let ping = if self.watchdog_every.is_some() {
+                        "WATCHDOG=1\n"
+                    } else {
+                        ""
+                    };
+                    self.notify(&format!("{ping}STATUS={status}"));
+                }
+                // No ping: if this lasts, systemd restarts the daemon.
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "store unhealthy; withholding the watchdog ping")
+                }
+                Err(_) => tracing::error!("store too slow; withholding the watchdog ping"),
+            }
+        }
+    }
+}
+
+/// `12 orders; inbox 0 pending; outbox 3 pending, 0 dead`.
+pub async fn status_line(rt: &Runtime) -> Result<String, crate::store::StoreError> {
+    let orders: i64 = rt
+        .store
+        .order_counts()
+        .await?
+        .iter()
+        .map(|(_, _, n)| n)
+        .sum();
+    let inbox: i64 = rt
+        .store
+        .inbox_counts()
+        .await?
+        .iter()
+        .filter(|(_, s, _)| s == "pending")
+        .map(|(_, _, n)| n)
+        .sum();
+    let outbox = rt.store.outbox_counts().await?;
+    let pending: i64 = outbox
+        .iter()
+        .filter(|(_, s, _)| s == "pending" || s == "sending")
+        .map(|(_, _, n)| n)
+        .sum();
+    let dead: i64 = outbox
+        .iter()
+        .filter(|(_, s, _)| s == "dead")
+        .map(|(_, _, n)| n)
+        .sum();
+    Ok(format!(
+        "{orders} orders; inbox {inbox} pending; outbox {pending} pending, {dead} dead"
+    ))
+}
+
+fn send(path: &str, state: &str) -> std::io::Result<()> {
+    let sock = UnixDatagram::unbound()?;
+    if let Some(name) = path.strip_prefix('@') {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+            sock.send_to_addr(state.as_bytes(), &addr)?;
+            return Ok(());
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = name;
+            return Err(std::io::Error::other("abstract sockets need Linux"));
+        }
+    }
+    sock.send_to(state.as_bytes(), path)?;
+    Ok(())
+}
