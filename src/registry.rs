@@ -3,7 +3,10 @@
 
 use chansync_sdk::{ConfigError, Connector, ConnectorContext, ConnectorFactory};
 
-static FACTORIES: &[&dyn ConnectorFactory] = &[&chansync_shopify::ShopifyFactory];
+static FACTORIES: &[&dyn ConnectorFactory] = &[
+    &chansync_shopify::ShopifyFactory,
+    &chansync_odoo::OdooFactory,
+];
 
 /// The connector kinds this build knows.
 pub fn kinds() -> Vec<&'static str> {

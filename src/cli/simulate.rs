@@ -12,7 +12,7 @@ use super::{parse_addr, CmdResult, Failure};
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// The channel kind to simulate (shopify).
+    /// The channel kind to simulate (shopify, odoo).
     kind: String,
     /// Address to serve the channel's API on.
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -90,6 +90,40 @@ pub async fn run(args: SimulateArgs) -> CmdResult {
                     "state_url": format!("{}/_sim/state", handle.base_url()),
                 })
             );
+            let stop = CancellationToken::new();
+            super::spawn_signal_handler(stop.clone());
+            stop.cancelled().await;
+            handle.stop();
+            Ok(())
+        }
+        "odoo" => {
+            use chansync_odoo::sim;
+            let mut cfg = sim::SimConfig {
+                seed: args.seed,
+                ..Default::default()
+            };
+            if let Some(t) = args.access_token {
+                cfg.api_key = t;
+            }
+            if args.webhook_to.is_some() {
+                return Err(Failure::Usage(
+                    "Odoo sends no webhooks; chansync polls it".into(),
+                ));
+            }
+            let handle = sim::start(cfg, listen)
+                .await
+                .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot listen on {listen}: {e}")))?;
+            let mut info = json!({
+                "kind": "odoo",
+                "base_url": handle.base_url(),
+                "state_url": format!("{}/_sim/state", handle.base_url()),
+            });
+            let creds = handle.credentials();
+            info["database"] = creds["database"].clone();
+            info["login"] = creds["login"].clone();
+            // The API key goes in the config as `access_token`.
+            info["access_token"] = creds["api_key"].clone();
+            println!("{info}");
             let stop = CancellationToken::new();
             super::spawn_signal_handler(stop.clone());
             stop.cancelled().await;
