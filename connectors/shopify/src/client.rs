@@ -1,7 +1,10 @@
-//! Polls the GraphQL Admin API for orders changed since a watermark, with
-//! cursor pagination and Shopify's cost-based throttling: the connector
-//! pauses before the bucket runs dry and waits out THROTTLED answers.
+//! The GraphQL side of the connector: every request goes through Shopify's
+//! cost-based throttling (pause before the bucket runs dry, wait out
+//! THROTTLED answers). Polls orders changed since a watermark with cursor
+//! pagination; mutations that are not safe to repeat blindly are sent once
+//! and retried by their caller after it looks at the shop again.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -42,27 +45,93 @@ pub struct GraphqlClient {
     pub(crate) overlap: Duration,
 }
 
+/// Tries of an operation that checks the shop before each change.
+const CHECKED_ATTEMPTS: u32 = 6;
+const CHECKED_FIRST_DELAY: Duration = Duration::from_millis(200);
+const CHECKED_MAX_DELAY: Duration = Duration::from_secs(10);
+
 impl GraphqlClient {
-    async fn query<T: DeserializeOwned>(
+    fn request(&self, body: &serde_json::Value) -> reqwest::RequestBuilder {
+        self.http
+            .reqwest()
+            .post(&self.url)
+            .header("X-Shopify-Access-Token", self.token.expose_secret())
+            .json(body)
+    }
+
+    async fn send_once<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ConnectorError> {
+        let resp = self.http.send(req).await?;
+        let gql: GqlResponse<T> = read_json(resp).await?;
+        self.settle(gql)
+    }
+
+    /// Sends a query (or a mutation safe to repeat), retrying what is retryable.
+    pub(crate) async fn query<T: DeserializeOwned>(
         &self,
         op: &str,
         body: impl Fn() -> serde_json::Value,
     ) -> Result<T, ConnectorError> {
         self.http
             .run(op, || {
-                let req = self
-                    .http
-                    .reqwest()
-                    .post(&self.url)
-                    .header("X-Shopify-Access-Token", self.token.expose_secret())
-                    .json(&body());
-                async move {
-                    let resp = self.http.send(req).await?;
-                    let gql: GqlResponse<T> = read_json(resp).await?;
-                    self.settle(gql)
-                }
+                let req = self.request(&body());
+                async move { self.send_once(req).await }
             })
             .await
+    }
+
+    /// Sends a mutation that must not run twice. Only answers that prove it
+    /// did not run (a 429, THROTTLED) are retried here; any other failure is
+    /// returned, and the caller looks at the shop before trying again.
+    pub(crate) async fn mutate_once<T: DeserializeOwned>(
+        &self,
+        op: &str,
+        body: impl Fn() -> serde_json::Value,
+    ) -> Result<T, ConnectorError> {
+        self.http
+            .run(op, || {
+                let req = self.request(&body());
+                async move {
+                    match self.send_once(req).await {
+                        Err(e @ ConnectorError::RateLimited { .. }) => Err(e),
+                        other => Ok(other),
+                    }
+                }
+            })
+            .await?
+    }
+
+    /// Runs `attempt` (which reads the shop's state, then changes it) until it
+    /// succeeds, fails for good or has been tried `CHECKED_ATTEMPTS` times,
+    /// waiting between tries with backoff and jitter, or as long as the
+    /// channel asked.
+    pub(crate) async fn checked_retries<T, F, Fut>(
+        &self,
+        op: &str,
+        mut attempt: F,
+    ) -> Result<T, ConnectorError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ConnectorError>>,
+    {
+        let mut delay = CHECKED_FIRST_DELAY;
+        let mut tries = 1;
+        loop {
+            match attempt().await {
+                Err(e) if e.is_retryable() && tries < CHECKED_ATTEMPTS => {
+                    let wait = e.retry_after().unwrap_or(delay);
+                    let wait = wait + wait.mul_f64(rand::random::<f64>() * 0.2);
+                    tracing::warn!(op, error = %e, retry_in_ms = wait.as_millis() as u64,
+                        "push step failed; checking the shop again before retrying");
+                    tokio::time::sleep(wait).await;
+                    delay = (delay * 2).min(CHECKED_MAX_DELAY);
+                    tries += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Reads the cost extension and the errors of one response.

@@ -1,11 +1,17 @@
-//! The GraphQL Admin API operations the connector sends and the response
-//! types it reads. The simulator's schema answers exactly these documents.
+//! The GraphQL Admin API operations the connector sends (order polling and
+//! push-back) and the response types it reads. The simulator's schema answers
+//! exactly these documents.
 
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 /// The Admin API version chansync pins by default (`api_version` overrides it).
 pub const DEFAULT_API_VERSION: &str = "2026-07";
+
+/// The first version whose inventory mutations take `changeFromQuantity` and
+/// `@idempotent`, and whose `orderCancel` takes `refundMethod`: stock push and
+/// cancellation need it.
+pub const MIN_PUSH_API_VERSION: &str = "2026-04";
 
 /// Orders changed since a watermark, oldest change first.
 pub const ORDERS_QUERY: &str = r#"query Orders($first: Int!, $after: String, $query: String, $lines: Int!) {
@@ -302,4 +308,231 @@ pub struct GqlIdOnly {
 /// The numeric tail of a Shopify gid (`gid://shopify/LineItem/42` → `42`).
 pub fn gid_tail(gid: &str) -> &str {
     gid.rsplit('/').next().unwrap_or(gid)
+}
+
+// ---- Push-back: stock, fulfilment, cancellation.
+
+/// The shop's primary location, and its active locations in case the primary
+/// one is not active.
+pub const LOCATIONS_QUERY: &str = r#"query Locations {
+  location { id isActive }
+  locations(first: 10) { nodes { id isActive } }
+}
+"#;
+
+/// Inventory items by SKU, with the available quantity at one location.
+pub const INVENTORY_ITEMS_QUERY: &str = r#"query InventoryItems($first: Int!, $query: String!, $locationId: ID!) {
+  inventoryItems(first: $first, query: $query) {
+    nodes {
+      id
+      sku
+      inventoryLevel(locationId: $locationId) {
+        quantities(names: ["available"]) { name quantity }
+      }
+    }
+  }
+}
+"#;
+
+/// Sets available quantities, compare-and-swap on `changeFromQuantity`, under
+/// an idempotency key (required from API 2026-04 on).
+pub const SET_QUANTITIES_MUTATION: &str = r#"mutation SetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"#;
+
+/// What a fulfilment push needs to know about an order: whether it is
+/// cancelled, what has shipped (to find an earlier push) and what is left in
+/// its fulfilment orders.
+pub const FULFILLMENT_STATE_QUERY: &str = r#"query FulfillmentState($id: ID!) {
+  order(id: $id) {
+    cancelledAt
+    fulfillments(first: 20) {
+      status
+      trackingInfo(first: 5) { number }
+      fulfillmentLineItems(first: 50) { nodes { quantity lineItem { id } } }
+    }
+    fulfillmentOrders(first: 5) {
+      pageInfo { hasNextPage }
+      nodes {
+        id
+        status
+        assignedLocation { location { id } }
+        lineItems(first: 50) {
+          pageInfo { hasNextPage }
+          nodes { id remainingQuantity lineItem { id } }
+        }
+      }
+    }
+  }
+}
+"#;
+
+/// Fulfils fulfilment order lines (of one order, at one location).
+pub const FULFILLMENT_CREATE_MUTATION: &str = r#"mutation FulfillmentCreate($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id }
+    userErrors { field message }
+  }
+}
+"#;
+
+/// Whether an order exists and is cancelled.
+pub const ORDER_CANCELLED_QUERY: &str = r#"query OrderCancelled($id: ID!) {
+  order(id: $id) { cancelledAt }
+}
+"#;
+
+/// Cancels an order (Shopify runs it as a job).
+pub const ORDER_CANCEL_MUTATION: &str = r#"mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason!, $refundMethod: OrderCancelRefundMethodInput, $restock: Boolean!, $notifyCustomer: Boolean, $staffNote: String) {
+  orderCancel(orderId: $orderId, reason: $reason, refundMethod: $refundMethod, restock: $restock, notifyCustomer: $notifyCustomer, staffNote: $staffNote) {
+    job { id done }
+    orderCancelUserErrors { code field message }
+  }
+}
+"#;
+
+/// A `userErrors` entry; `code` where the payload's error type has one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GqlUserError {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub field: Option<Vec<String>>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlLocation {
+    pub id: String,
+    pub is_active: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LocationsData {
+    pub location: Option<GqlLocation>,
+    pub locations: Connection0<GqlLocation>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GqlQuantity {
+    pub name: String,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GqlInventoryLevel {
+    pub quantities: Vec<GqlQuantity>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlInventoryItem {
+    pub id: String,
+    pub sku: Option<String>,
+    /// Null where the item is not stocked at the location asked about.
+    pub inventory_level: Option<GqlInventoryLevel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryItemsData {
+    pub inventory_items: Connection0<GqlInventoryItem>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetQuantitiesPayload {
+    pub inventory_adjustment_group: Option<GqlIdOnly>,
+    pub user_errors: Vec<GqlUserError>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetQuantitiesData {
+    pub inventory_set_quantities: Option<SetQuantitiesPayload>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GqlLocationRef {
+    pub location: Option<GqlIdOnly>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlFulfillmentOrderLine {
+    pub id: String,
+    pub remaining_quantity: i64,
+    pub line_item: GqlIdOnly,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlFulfillmentOrder {
+    pub id: String,
+    /// `OPEN`, `IN_PROGRESS`, `CLOSED`, `CANCELLED`, `INCOMPLETE`, `ON_HOLD`, `SCHEDULED`.
+    pub status: String,
+    pub assigned_location: Option<GqlLocationRef>,
+    pub line_items: Connection<GqlFulfillmentOrderLine>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlFulfillmentState {
+    pub cancelled_at: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    pub fulfillments: Vec<GqlFulfillment>,
+    pub fulfillment_orders: Connection<GqlFulfillmentOrder>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FulfillmentStateData {
+    pub order: Option<GqlFulfillmentState>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FulfillmentCreatePayload {
+    pub fulfillment: Option<GqlIdOnly>,
+    pub user_errors: Vec<GqlUserError>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FulfillmentCreateData {
+    pub fulfillment_create: Option<FulfillmentCreatePayload>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GqlCancelledAt {
+    pub cancelled_at: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderCancelledData {
+    pub order: Option<GqlCancelledAt>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GqlJob {
+    pub id: String,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCancelPayload {
+    pub job: Option<GqlJob>,
+    pub order_cancel_user_errors: Vec<GqlUserError>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCancelData {
+    pub order_cancel: Option<OrderCancelPayload>,
 }

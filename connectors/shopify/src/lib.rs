@@ -1,12 +1,16 @@
 //! The Shopify connector: polls orders from the GraphQL Admin API with
-//! cost-based throttling, verifies and parses `orders/*` webhooks, and maps
-//! both shapes to the canonical order. `sim` is the channel's simulator.
+//! cost-based throttling, verifies and parses `orders/*` webhooks, maps both
+//! shapes to the canonical order, and pushes stock levels, fulfilments and
+//! cancellations back. `sim` is the channel's simulator.
 
+pub mod cancel;
 pub mod client;
+pub mod fulfillment;
 pub mod graphql;
 pub mod normalize;
 pub mod rest;
 pub mod sim;
+pub mod stock;
 pub mod webhook;
 
 use std::sync::atomic::AtomicU32;
@@ -14,13 +18,15 @@ use std::time::Duration;
 
 use chansync_sdk::http::{HttpClient, RateLimit, RateLimitState, RetryPolicy};
 use chansync_sdk::{
-    async_trait, ConfigError, Connector, ConnectorContext, ConnectorError, ConnectorFactory,
-    OrderPage, OrderSource, SecretString, WebhookDelivery, WebhookError, WebhookReceiver,
-    WebhookRequest,
+    async_trait, CancelRequest, ConfigError, Connector, ConnectorContext, ConnectorError,
+    ConnectorFactory, FulfillmentPush, FulfillmentRequest, OrderCancel, OrderPage, OrderSource,
+    SecretString, StockLevel, StockPush, StockRejection, WebhookDelivery, WebhookError,
+    WebhookReceiver, WebhookRequest,
 };
 use serde::Deserialize;
 
 use crate::client::GraphqlClient;
+use crate::stock::{StockCache, StockPusher};
 
 /// The config `kind` of this connector.
 pub const KIND: &str = "shopify";
@@ -51,6 +57,21 @@ pub struct ShopifyOptions {
     /// Per-request timeout, e.g. `"30s"`.
     #[serde(default = "default_timeout", with = "humantime_serde_str")]
     pub timeout: Duration,
+    /// The Shopify location stock levels are set at (numeric id or
+    /// `gid://shopify/Location/…`); default: the shop's primary location.
+    #[serde(default)]
+    pub location_id: Option<String>,
+    /// Whether Shopify emails the customer when chansync reports a shipment.
+    #[serde(default)]
+    pub notify_customer: bool,
+    /// Whether a cancellation chansync pushes refunds the customer's payment
+    /// (to the original payment methods).
+    #[serde(default = "default_true")]
+    pub refund_on_cancel: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_api_version() -> String {
@@ -97,6 +118,13 @@ impl ConnectorFactory for ShopifyFactory {
 pub struct Shopify {
     client: GraphqlClient,
     webhook_secret: Option<SecretString>,
+    /// Stock push and cancellation need API 2026-04 or later.
+    push_api: bool,
+    /// `location_id` as a gid.
+    location: Option<String>,
+    notify_customer: bool,
+    refund_on_cancel: bool,
+    stock: StockCache,
 }
 
 impl Shopify {
@@ -132,6 +160,15 @@ impl Shopify {
                 "must be between 1 and 250",
             ));
         }
+        let location = match opts.location_id.as_deref() {
+            None => None,
+            Some(l) => Some(stock::location_gid(l).ok_or_else(|| {
+                ConfigError::new(
+                    "location_id",
+                    format!("{l:?} is not a Shopify location id (a number or gid://shopify/Location/<number>)"),
+                )
+            })?),
+        };
         let token = ctx.access_token.clone().ok_or_else(|| {
             ConfigError::new(
                 "access_token",
@@ -155,6 +192,11 @@ impl Shopify {
                 overlap: opts.overlap,
             },
             webhook_secret: ctx.webhook_secret,
+            push_api: opts.api_version.as_str() >= graphql::MIN_PUSH_API_VERSION,
+            location,
+            notify_customer: opts.notify_customer,
+            refund_on_cancel: opts.refund_on_cancel,
+            stock: StockCache::default(),
         })
     }
 }
@@ -179,6 +221,15 @@ impl Connector for Shopify {
     fn webhooks(&self) -> Option<&dyn WebhookReceiver> {
         Some(self)
     }
+    fn stock_push(&self) -> Option<&dyn StockPush> {
+        self.push_api.then_some(self as &dyn StockPush)
+    }
+    fn fulfillment_push(&self) -> Option<&dyn FulfillmentPush> {
+        Some(self)
+    }
+    fn cancel(&self) -> Option<&dyn OrderCancel> {
+        self.push_api.then_some(self as &dyn OrderCancel)
+    }
     fn rate_limit_state(&self) -> Option<RateLimitState> {
         Some(self.client.http.state())
     }
@@ -188,6 +239,40 @@ impl Connector for Shopify {
 impl OrderSource for Shopify {
     async fn fetch_orders(&self, cursor: Option<&str>) -> Result<OrderPage, ConnectorError> {
         self.client.fetch(cursor).await
+    }
+}
+
+#[async_trait]
+impl StockPush for Shopify {
+    fn batch_size(&self) -> usize {
+        stock::BATCH_SIZE
+    }
+
+    async fn push_stock(
+        &self,
+        levels: &[StockLevel],
+    ) -> Result<Vec<StockRejection>, ConnectorError> {
+        StockPusher {
+            client: &self.client,
+            cache: &self.stock,
+            location: self.location.as_deref(),
+        }
+        .push(levels)
+        .await
+    }
+}
+
+#[async_trait]
+impl FulfillmentPush for Shopify {
+    async fn push_fulfillment(&self, req: &FulfillmentRequest) -> Result<(), ConnectorError> {
+        fulfillment::push(&self.client, self.notify_customer, req).await
+    }
+}
+
+#[async_trait]
+impl OrderCancel for Shopify {
+    async fn cancel_order(&self, req: &CancelRequest) -> Result<(), ConnectorError> {
+        cancel::push(&self.client, self.refund_on_cancel, req).await
     }
 }
 

@@ -199,6 +199,17 @@ pub struct RestShippingLine {
 pub struct RestFulfillment {
     pub id: u64,
     #[serde(default)]
+    pub order_id: Option<u64>,
+    #[serde(default)]
+    pub admin_graphql_api_id: Option<String>,
+    /// E.g. `#1001.1`.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    pub updated_at: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
     pub location_id: Option<u64>,

@@ -1,6 +1,7 @@
-//! The fixed data generated orders are drawn from: the shop's catalogue, its
-//! customers' names and the regions it ships to (with currency, tax and
-//! addresses). Unicode on purpose: names and cities exercise every encoder.
+//! The fixed data generated orders are drawn from: the shop's catalogue (with
+//! its inventory items and locations), its customers' names and the regions
+//! it ships to (with currency, tax and addresses). Unicode on purpose: names
+//! and cities exercise every encoder.
 
 use crate::sim::model::{CountryCode, Currency};
 
@@ -74,6 +75,41 @@ pub(crate) const PRODUCTS: &[Product] = &[
     p("SKU-CHARGER-1", "USB-C Charger", Some("65 W"), 3900),
     p("SKU-CABLE-1", "Braided Cable", Some("2 m"), 1500),
 ];
+
+/// Inventory item ids: product `i` of `PRODUCTS` has `INVENTORY_ITEM_ID_BASE + i`;
+/// products added later continue after them.
+pub(crate) const INVENTORY_ITEM_ID_BASE: u64 = 49_300_000_000_000;
+
+/// A place the shop keeps stock (Shopify's `Location`).
+pub(crate) struct LocationDef {
+    pub id: u64,
+    pub name: &'static str,
+}
+
+/// The shop's locations. The first is the primary one: every item is stocked
+/// there, and fulfilment orders are assigned to it.
+pub(crate) const LOCATIONS: &[LocationDef] = &[
+    LocationDef {
+        id: 76_000_000_001,
+        name: "Main Warehouse",
+    },
+    LocationDef {
+        id: 76_000_000_002,
+        name: "Pop-up Store",
+    },
+];
+
+/// The available quantity product `index` starts with at location number
+/// `location` of `LOCATIONS`, or `None` where it is not stocked (the pop-up
+/// store carries every other product).
+pub(crate) fn initial_available(seed: u64, index: usize, location: usize) -> Option<i64> {
+    let spread = |modulus: u64| ((seed % 97) + index as u64 * 7) % modulus;
+    match location {
+        0 => Some(10 + spread(41) as i64),
+        1 if index % 2 == 0 => Some(2 + spread(9) as i64),
+        _ => None,
+    }
+}
 
 /// Custom items a merchant adds by hand: Shopify allows them without a SKU.
 pub(crate) const CUSTOM_ITEMS: &[(&str, i64)] = &[
@@ -386,5 +422,18 @@ mod tests {
         skus.dedup();
         assert_eq!(skus.len(), PRODUCTS.len());
         assert!((35..=45).contains(&PRODUCTS.len()));
+    }
+
+    #[test]
+    fn every_product_is_stocked_at_the_primary_location() {
+        for seed in [0, 1, 96, 12345] {
+            for i in 0..PRODUCTS.len() {
+                let q = initial_available(seed, i, 0).expect("stocked at the primary location");
+                assert!((10..=50).contains(&q), "{q}");
+            }
+        }
+        assert!(initial_available(1, 1, 1).is_none());
+        assert!(initial_available(1, 2, 1).is_some());
+        assert!(initial_available(1, 2, LOCATIONS.len()).is_none());
     }
 }

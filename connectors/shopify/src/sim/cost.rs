@@ -1,6 +1,7 @@
 //! Shopify's query cost and its leaky bucket. The cost walks the parsed query
 //! against the schema's own SDL: leaves cost 0, objects 1, a connection 2 plus
 //! `first` times one node (the actual cost counts the nodes really returned).
+//! Each root mutation field costs a flat 10, what it selects included.
 
 use std::collections::HashMap;
 
@@ -13,7 +14,10 @@ use async_graphql::{Name, Value as GqlValue};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::sim::schema::QUERY_ROOT;
+use crate::sim::schema::{MUTATION_ROOT, QUERY_ROOT};
+
+/// What Shopify charges per mutation field, requested and actual.
+const MUTATION_COST: u64 = 10;
 
 /// Fragments nest at most this deep; deeper (cyclic) spreads add nothing.
 const MAX_FRAGMENT_DEPTH: usize = 32;
@@ -154,7 +158,7 @@ impl CostModel {
         };
         let root = match op.ty {
             OperationType::Query => QUERY_ROOT,
-            OperationType::Mutation => "Mutation",
+            OperationType::Mutation => MUTATION_ROOT,
             OperationType::Subscription => return 0,
         };
         let defaults = op
@@ -168,6 +172,14 @@ impl CostModel {
             variables,
             defaults,
         };
+        if op.ty == OperationType::Mutation {
+            let fields = walk.collect(root, &[&op.selection_set.node]);
+            return MUTATION_COST
+                * fields
+                    .iter()
+                    .filter(|c| self.field(root, c.field.name.node.as_str()).is_some())
+                    .count() as u64;
+        }
         if data.is_some_and(Value::is_null) {
             return 0;
         }
@@ -445,6 +457,8 @@ mod tests {
 
     const SDL: &str = r#"
         type QueryRoot { orders(first: Int, last: Int): OrderConnection!, order(id: ID!): Order, shop: Shop! }
+        type Mutation { tagsAdd(id: ID!): TagsAddPayload, orderCancel(id: ID!): TagsAddPayload }
+        type TagsAddPayload { node: Order, userErrors: [Tag!]! }
         type Shop { name: String! }
         type OrderConnection { nodes: [Order!]!, edges: [OrderEdge!]!, pageInfo: PageInfo! }
         type OrderEdge { cursor: String!, node: Order! }
@@ -483,6 +497,8 @@ mod tests {
             ("{ order(id: 1) { id ...on Order { total { amount } } } }", json!({}), 2),
             ("{ a: order(id: 1) { id } b: order(id: 2) { id } }", json!({}), 2),
             ("{ nosuchfield { x } }", json!({}), 0),
+            ("mutation { tagsAdd(id: 1) { node { lines(first: 50) { nodes { id } } } userErrors { name } } }", json!({}), 10),
+            ("mutation M { a: tagsAdd(id: 1) { node { id } } b: orderCancel(id: 2) { node { id } } }", json!({}), 20),
         ] {
             assert_eq!(requested(query, vars), expect, "{query}");
         }
@@ -499,6 +515,14 @@ mod tests {
         assert_eq!(actual(q, data), 2 + 8 + 6);
         assert_eq!(actual(q, json!({"orders": {"nodes": []}})), 2);
         assert_eq!(actual("{ order(id: 1) { id } }", json!({"order": null})), 0);
+        // A mutation costs its flat 10 whatever it returned.
+        assert_eq!(
+            actual(
+                "mutation { tagsAdd(id: 1) { node { id } } }",
+                json!({"tagsAdd": null})
+            ),
+            10
+        );
     }
 
     #[tokio::test(start_paused = true)]

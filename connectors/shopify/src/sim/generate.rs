@@ -19,7 +19,7 @@ use crate::sim::model::{
 
 /// Shopify ids are large integers; these keep each kind in its own range.
 pub(crate) const ORDER_ID_BASE: u64 = 5_500_000_000_000;
-const LINE_ID_BASE: u64 = 14_200_000_000_000;
+pub(crate) const LINE_ID_BASE: u64 = 14_200_000_000_000;
 /// Line ids of order `n` are `LINE_ID_BASE + n * LINE_ID_STRIDE + i`.
 const LINE_ID_STRIDE: u64 = 100;
 const CUSTOMER_ID_BASE: u64 = 7_300_000_000_000;
@@ -289,7 +289,6 @@ pub(crate) fn apply_cancel(order: &mut SimOrder, rng: &mut ChaCha8Rng, now: Date
     if order.is_cancelled() {
         return false;
     }
-    let at = next_timestamp(order.updated_at, now);
     let reason = match rng.gen_range(0..10) {
         0..5 => CancelReason::Customer,
         5..7 => CancelReason::Inventory,
@@ -297,11 +296,34 @@ pub(crate) fn apply_cancel(order: &mut SimOrder, rng: &mut ChaCha8Rng, now: Date
         8 => CancelReason::Declined,
         _ => CancelReason::Other,
     };
+    cancel_with(order, reason, true, now)
+}
+
+/// Cancels for `reason`: with `refund` a paid order is refunded (without, the
+/// payment stays); an authorization is always voided; no line stays to ship.
+/// `false` if already cancelled.
+pub(crate) fn cancel_with(
+    order: &mut SimOrder,
+    reason: CancelReason,
+    refund: bool,
+    now: DateTime<Utc>,
+) -> bool {
+    if order.is_cancelled() {
+        return false;
+    }
+    let at = next_timestamp(order.updated_at, now);
     order.financial_status = match order.financial_status {
         FinancialStatus::Paid
         | FinancialStatus::PartiallyPaid
-        | FinancialStatus::PartiallyRefunded => FinancialStatus::Refunded,
-        FinancialStatus::Refunded => FinancialStatus::Refunded,
+        | FinancialStatus::PartiallyRefunded
+            if refund =>
+        {
+            FinancialStatus::Refunded
+        }
+        s @ (FinancialStatus::Paid
+        | FinancialStatus::PartiallyPaid
+        | FinancialStatus::PartiallyRefunded
+        | FinancialStatus::Refunded) => s,
         _ => FinancialStatus::Voided,
     };
     for line in &mut order.lines {

@@ -2,6 +2,7 @@
 //! the server, the order lifecycle and the webhook sender under one
 //! cancellation token; `SimHandle` is what tests and the CLI hold.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::rest::RestOrder;
 use crate::sim::config::SimConfig;
+use crate::sim::faults::Faults;
 use crate::sim::server::{router, App};
 use crate::sim::state::{lock, Shared};
 use crate::sim::{lifecycle, webhooks};
@@ -125,6 +127,42 @@ impl SimHandle {
     /// The same JSON as `GET /_sim/state`.
     pub fn state(&self) -> serde_json::Value {
         self.inner.shared.state_json()
+    }
+
+    /// Per SKU chansync pushed, the available quantity at the location it was
+    /// last set at (the `stock` of the state).
+    pub fn stock(&self) -> BTreeMap<String, i64> {
+        self.inner.shared.stock()
+    }
+
+    /// Makes a SKU known to the shop (a new inventory item, stocked at zero
+    /// at the primary location); `false` if it already was.
+    pub fn add_product(&self, sku: &str, title: &str) -> bool {
+        self.inner.shared.add_product(sku, title)
+    }
+
+    /// Changes a SKU's available quantity at the primary location by `delta`,
+    /// as a sale or a count in the shop itself would; the new quantity, or
+    /// `None` for an unknown SKU.
+    pub fn adjust_stock(&self, sku: &str, delta: i64) -> Option<i64> {
+        self.inner.shared.adjust_stock(sku, delta)
+    }
+
+    /// Fails the next `f.count` API requests with `f.status` (see [`Faults`]);
+    /// replaces faults still pending. A status it cannot inject is ignored
+    /// with a warning.
+    pub fn inject_faults(&self, f: Faults) {
+        match f.check() {
+            Ok(()) => self.inner.shared.faults.set(f),
+            Err(message) => tracing::warn!(%message, "simulator faults ignored"),
+        }
+    }
+
+    /// The next `count` API requests that select `root_field` (e.g.
+    /// `fulfillmentCreate`) run, but are answered 502 as if the answer got
+    /// lost on the way back: the client cannot tell that they did.
+    pub fn lose_answers(&self, root_field: &str, count: u32) {
+        self.inner.shared.lost.set(root_field, count);
     }
 
     /// Replaces the cost bucket (it starts full) and turns throttling on.

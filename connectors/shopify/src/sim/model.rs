@@ -326,8 +326,7 @@ pub(crate) struct SimFulfillmentLine {
     pub quantity: u32,
 }
 
-/// A fulfilment of some of an order's lines. None exist until push-back
-/// mutations land; the schema and the REST rendering already show them.
+/// A fulfilment of some of an order's lines, created by `fulfillmentCreate`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SimFulfillment {
     pub id: u64,
@@ -471,23 +470,67 @@ impl SimOrder {
                 discounted_price: Some(amount(self.shipping.price)),
                 tax_lines: Vec::new(),
             }],
-            fulfillments: self.fulfillments.iter().map(rest_fulfillment).collect(),
+            fulfillments: (0..self.fulfillments.len())
+                .map(|i| self.rest_fulfillment(i))
+                .collect(),
             discount_codes,
             tags: Some(self.tags.join(", ")),
             test: Some(false),
         }
     }
 
+    /// Fulfilment `index` as REST shows it inside the order.
+    fn rest_fulfillment(&self, index: usize) -> RestFulfillment {
+        let f = &self.fulfillments[index];
+        let at = |t: DateTime<Utc>| t.with_timezone(&shop_offset());
+        let first = f.tracking.first();
+        RestFulfillment {
+            id: f.id,
+            order_id: Some(self.id),
+            admin_graphql_api_id: Some(format!("gid://shopify/Fulfillment/{}", f.id)),
+            name: Some(format!("{}.{}", self.name(), index + 1)),
+            created_at: Some(at(f.created_at)),
+            updated_at: Some(at(f.updated_at)),
+            status: Some(f.status.rest().to_owned()),
+            location_id: Some(crate::sim::catalog::LOCATIONS[0].id),
+            tracking_company: first.and_then(|t| t.company.clone()),
+            tracking_number: first.and_then(|t| t.number.clone()),
+            tracking_numbers: f.tracking.iter().filter_map(|t| t.number.clone()).collect(),
+            line_items: f
+                .lines
+                .iter()
+                .map(|l| RestFulfillmentLine {
+                    id: l.line_item_id,
+                    quantity: l.quantity,
+                })
+                .collect(),
+        }
+    }
+
+    /// The body of a `fulfillments/create` webhook: the REST fulfilment, its
+    /// lines as whole line items (as Shopify repeats them).
+    pub(crate) fn rest_fulfillment_webhook(&self, index: usize) -> serde_json::Value {
+        let rest = self.rest_fulfillment(index);
+        let mut body = serde_json::to_value(&rest).expect("a REST fulfilment serializes");
+        let lines: Vec<serde_json::Value> = self.fulfillments[index]
+            .lines
+            .iter()
+            .filter_map(|fl| {
+                let line = self.lines.iter().find(|l| l.id == fl.line_item_id)?;
+                let mut v = serde_json::to_value(self.rest_line(line)).ok()?;
+                v["quantity"] = fl.quantity.into();
+                Some(v)
+            })
+            .collect();
+        body["line_items"] = lines.into();
+        body["service"] = "manual".into();
+        body["shipment_status"] = serde_json::Value::Null;
+        body
+    }
+
     fn rest_line(&self, l: &SimLine) -> RestLineItem {
         let cur = self.currency;
-        let fulfilled: u32 = self
-            .fulfillments
-            .iter()
-            .filter(|f| f.status == FulfillmentStatus::Success)
-            .flat_map(|f| &f.lines)
-            .filter(|fl| fl.line_item_id == l.id)
-            .map(|fl| fl.quantity)
-            .sum();
+        let fulfilled = self.fulfilled_quantity(l.id);
         let fulfillment_status = if fulfilled == 0 {
             None
         } else if fulfilled >= l.quantity {
@@ -542,26 +585,6 @@ fn rest_address(a: &SimAddress) -> RestAddress {
         country: Some(a.country.clone()),
         country_code: Some(a.country_code.code().to_owned()),
         phone: a.phone.clone(),
-    }
-}
-
-fn rest_fulfillment(f: &SimFulfillment) -> RestFulfillment {
-    let first = f.tracking.first();
-    RestFulfillment {
-        id: f.id,
-        status: Some(f.status.rest().to_owned()),
-        location_id: None,
-        tracking_company: first.and_then(|t| t.company.clone()),
-        tracking_number: first.and_then(|t| t.number.clone()),
-        tracking_numbers: f.tracking.iter().filter_map(|t| t.number.clone()).collect(),
-        line_items: f
-            .lines
-            .iter()
-            .map(|l| RestFulfillmentLine {
-                id: l.line_item_id,
-                quantity: l.quantity,
-            })
-            .collect(),
     }
 }
 

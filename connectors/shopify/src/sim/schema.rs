@@ -1,12 +1,13 @@
 //! The subset of Shopify's GraphQL Admin schema the connector reads, with
 //! Shopify's type, field and enum names, executed by async-graphql. Resolvers
 //! render the shared order model; they hold the store's lock only to look up.
+//! The push-back mutations and the inventory types are in `schema_push`.
 
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Error, InputValueError, InputValueResult, Object,
-    Result, Scalar, ScalarType, Schema, SimpleObject, Value, ID,
+    Context, EmptySubscription, Error, InputValueError, InputValueResult, Object, Result, Scalar,
+    ScalarType, Schema, SimpleObject, Value, ID,
 };
 use chrono::{SecondsFormat, Utc};
 
@@ -14,16 +15,28 @@ use crate::sim::model::{
     graphql_decimal, line_gid, order_gid, CancelReason, CountryCode, Currency,
     DisplayFulfillmentStatus, FinancialStatus, FulfillmentStatus, SimAddress, SimOrder,
 };
-use crate::sim::search::{encode_cursor, paginate, parse_search, Key, Page, PageArgs, SortBy};
+use crate::sim::schema_push::{
+    idempotent, FulfillmentOrder, FulfillmentOrderConnection, InventoryItem,
+    InventoryItemConnection, Location, LocationConnection, MutationRoot,
+};
+use crate::sim::search::{
+    encode_cursor, paginate, parse_search, parse_sku_search, Key, Page, PageArgs, SortBy,
+};
 use crate::sim::state::Shared;
 
-pub(crate) type SimSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub(crate) type SimSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// The root type's name in Shopify's schema (the cost model starts there).
+/// The root types' names in Shopify's schema (the cost model starts there).
 pub(crate) const QUERY_ROOT: &str = "QueryRoot";
+pub(crate) const MUTATION_ROOT: &str = "Mutation";
+
+/// The API version in the request's path, as request data.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct ApiVersion(pub String);
 
 pub(crate) fn build(shared: Arc<Shared>) -> SimSchema {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .directive(idempotent)
         .data(shared)
         .finish()
 }
@@ -57,7 +70,7 @@ impl ScalarType for Decimal {
 }
 
 /// Shopify's `DateTime`: ISO 8601 in UTC, to the second (`2026-07-01T15:00:00Z`).
-pub(crate) struct DateTime(chrono::DateTime<Utc>);
+pub(crate) struct DateTime(pub(crate) chrono::DateTime<Utc>);
 
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
@@ -76,7 +89,7 @@ impl ScalarType for DateTime {
 }
 
 /// Shopify's `UnsignedInt64`: written as a string, as JSON numbers are doubles.
-pub(crate) struct UnsignedInt64(u64);
+pub(crate) struct UnsignedInt64(pub(crate) u64);
 
 #[Scalar(name = "UnsignedInt64")]
 impl ScalarType for UnsignedInt64 {
@@ -97,7 +110,7 @@ impl ScalarType for UnsignedInt64 {
 }
 
 /// Shopify's `URL`.
-pub(crate) struct Url(String);
+pub(crate) struct Url(pub(crate) String);
 
 #[Scalar(name = "URL")]
 impl ScalarType for Url {
@@ -134,10 +147,10 @@ impl From<OrderSortKeys> for SortBy {
 
 #[derive(SimpleObject)]
 pub(crate) struct PageInfo {
-    has_next_page: bool,
-    has_previous_page: bool,
-    start_cursor: Option<String>,
-    end_cursor: Option<String>,
+    pub(crate) has_next_page: bool,
+    pub(crate) has_previous_page: bool,
+    pub(crate) start_cursor: Option<String>,
+    pub(crate) end_cursor: Option<String>,
 }
 
 /// Declares a Shopify connection (`nodes`, `edges { cursor node }`, `pageInfo`)
@@ -158,7 +171,7 @@ macro_rules! connection {
         }
 
         impl $conn {
-            fn from_page(page: Page<$node>, sort: SortBy) -> Self {
+            pub(crate) fn from_page(page: Page<$node>, sort: SortBy) -> Self {
                 let cursors: Vec<String> = page
                     .items
                     .iter()
@@ -186,6 +199,8 @@ macro_rules! connection {
     };
 }
 
+pub(crate) use connection;
+
 connection!(OrderConnection, OrderEdge, Order);
 connection!(LineItemConnection, LineItemEdge, LineItem);
 connection!(
@@ -195,7 +210,7 @@ connection!(
 );
 
 /// Sorted by id: the only order line lists have.
-fn id_key(id: u64) -> Key {
+pub(crate) fn id_key(id: u64) -> Key {
     Key {
         value: id as i64,
         id,
@@ -243,6 +258,84 @@ impl QueryRoot {
         let n = parse_gid(&id, "Order")
             .ok_or_else(|| Error::new(format!("Invalid global id '{}'", id.as_str())))?;
         Ok(ctx.data_unchecked::<Arc<Shared>>().order(n).map(Order))
+    }
+
+    /// A location by its gid; without one, the shop's primary location.
+    async fn location(&self, ctx: &Context<'_>, id: Option<ID>) -> Result<Option<Location>> {
+        let shared = ctx.data_unchecked::<Arc<Shared>>();
+        let wanted = id
+            .map(|id| {
+                parse_gid(&id, "Location")
+                    .ok_or_else(|| Error::new(format!("Invalid global id '{}'", id.as_str())))
+            })
+            .transpose()?;
+        Ok(shared.with_inventory(|inv| match wanted {
+            Some(n) => inv.location(n).cloned().map(Location),
+            None => Some(Location(inv.primary().clone())),
+        }))
+    }
+
+    /// The shop's locations (active ones unless `includeInactive`).
+    #[allow(clippy::too_many_arguments)]
+    async fn locations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        query: Option<String>,
+        #[graphql(default)] include_inactive: bool,
+        #[graphql(default)] reverse: bool,
+    ) -> Result<LocationConnection> {
+        // Location search terms are not modelled; the shop has few locations.
+        let _ = query;
+        let items = ctx.data_unchecked::<Arc<Shared>>().with_inventory(|inv| {
+            inv.locations()
+                .iter()
+                .filter(|l| include_inactive || l.active)
+                .map(|l| (id_key(l.id), Location(l.clone())))
+                .collect()
+        });
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        let page = paginate(items, SortBy::Id, &args).map_err(Error::new)?;
+        Ok(LocationConnection::from_page(page, SortBy::Id))
+    }
+
+    /// Inventory items, filtered by `sku:` terms in `query`.
+    #[allow(clippy::too_many_arguments)]
+    async fn inventory_items(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        query: Option<String>,
+        #[graphql(default)] reverse: bool,
+    ) -> Result<InventoryItemConnection> {
+        let filter = query.as_deref().map(parse_sku_search).unwrap_or_default();
+        let items = ctx.data_unchecked::<Arc<Shared>>().with_inventory(|inv| {
+            inv.items()
+                .filter(|i| filter.matches(&i.sku))
+                .map(|i| (id_key(i.id), InventoryItem(i.clone())))
+                .collect()
+        });
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        let page = paginate(items, SortBy::Id, &args).map_err(Error::new)?;
+        Ok(InventoryItemConnection::from_page(page, SortBy::Id))
     }
 }
 
@@ -319,7 +412,7 @@ impl From<&SimAddress> for MailingAddress {
 }
 
 #[derive(Clone)]
-pub(crate) struct Order(Arc<SimOrder>);
+pub(crate) struct Order(pub(crate) Arc<SimOrder>);
 
 #[Object]
 impl Order {
@@ -438,6 +531,28 @@ impl Order {
         let page = paginate(items, SortBy::Id, &args).map_err(Error::new)?;
         Ok(LineItemConnection::from_page(page, SortBy::Id))
     }
+    /// The order's one fulfilment order (Shopify splits by location; the
+    /// simulated shop ships everything from its primary location).
+    async fn fulfillment_orders(
+        &self,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] reverse: bool,
+    ) -> Result<FulfillmentOrderConnection> {
+        let fo = FulfillmentOrder(self.0.clone());
+        let items = vec![(id_key(fo.numeric_id()), fo)];
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        let page = paginate(items, SortBy::Id, &args).map_err(Error::new)?;
+        Ok(FulfillmentOrderConnection::from_page(page, SortBy::Id))
+    }
     async fn fulfillments(&self, first: Option<i32>) -> Vec<Fulfillment> {
         let n = first.map_or(usize::MAX, |f| f.max(0) as usize);
         (0..self.0.fulfillments.len())
@@ -461,8 +576,8 @@ pub(crate) struct TaxLine {
 /// Line `index` of an order.
 #[derive(Clone)]
 pub(crate) struct LineItem {
-    order: Arc<SimOrder>,
-    index: usize,
+    pub(crate) order: Arc<SimOrder>,
+    pub(crate) index: usize,
 }
 
 impl LineItem {
@@ -539,8 +654,8 @@ pub(crate) struct FulfillmentTrackingInfo {
 
 /// Fulfilment `index` of an order.
 pub(crate) struct Fulfillment {
-    order: Arc<SimOrder>,
-    index: usize,
+    pub(crate) order: Arc<SimOrder>,
+    pub(crate) index: usize,
 }
 
 impl Fulfillment {

@@ -1,5 +1,6 @@
 //! Shopify's list semantics without I/O: the `query:` search syntax (the terms
-//! the connector sends), sort keys, opaque cursors and Relay-style slicing.
+//! the connector sends, for orders and inventory items), sort keys, opaque
+//! cursors and Relay-style slicing.
 //! Cursors hold the last (sort value, id), so paging stays stable as orders change.
 
 use base64::Engine;
@@ -164,6 +165,83 @@ impl OrderFilter {
             Term::Status(Status::Closed) => o.closed_at.is_some(),
             Term::Status(Status::Cancelled) => o.is_cancelled(),
         })
+    }
+}
+
+/// A parsed `inventoryItems(query:)`: alternatives joined by `OR`, each a
+/// set of `sku:` terms that must all equal the item's SKU. Other terms are
+/// ignored; an empty query matches every item.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SkuFilter {
+    pub any_of: Vec<Vec<String>>,
+}
+
+/// Splits on white space outside double or single quotes, unquoting values
+/// and honouring backslash escapes inside quotes (`sku:"a\"b"` is `a"b`).
+fn unquoted_tokens(q: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut started = false;
+    let mut chars = q.chars();
+    while let Some(ch) = chars.next() {
+        match quote {
+            Some(open) if ch == open => quote = None,
+            Some(_) if ch == '\\' => {
+                if let Some(next) = chars.next() {
+                    cur.push(next);
+                }
+            }
+            Some(_) => cur.push(ch),
+            None if ch == '"' || ch == '\'' => {
+                quote = Some(ch);
+                started = true;
+            }
+            None if ch.is_whitespace() => {
+                if started || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                started = false;
+            }
+            None => cur.push(ch),
+        }
+    }
+    if started || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Parses the search syntax `inventoryItems` needs (`sku:` terms and `OR`).
+pub(crate) fn parse_sku_search(q: &str) -> SkuFilter {
+    let mut any_of = vec![Vec::new()];
+    for token in unquoted_tokens(q) {
+        if token == "OR" {
+            any_of.push(Vec::new());
+            continue;
+        }
+        if let Some((field, value)) = token.split_once(':') {
+            if field.eq_ignore_ascii_case("sku") {
+                any_of
+                    .last_mut()
+                    .expect("there is always a group")
+                    .push(value.to_owned());
+            }
+        }
+    }
+    if any_of.iter().all(Vec::is_empty) {
+        return SkuFilter::default();
+    }
+    SkuFilter { any_of }
+}
+
+impl SkuFilter {
+    pub(crate) fn matches(&self, sku: &str) -> bool {
+        self.any_of.is_empty()
+            || self
+                .any_of
+                .iter()
+                .any(|all| all.iter().all(|want| want.eq_ignore_ascii_case(sku)))
     }
 }
 
@@ -369,6 +447,27 @@ mod tests {
             &[],
         );
         check("", &[]);
+    }
+
+    #[test]
+    fn sku_searches() {
+        let f = parse_sku_search(r#"sku:"SKU-MUG-1" OR sku:SKU-TEE-2 OR sku:'a b' OR sku:"q\"x""#);
+        assert_eq!(
+            f.any_of,
+            vec![
+                vec!["SKU-MUG-1".to_owned()],
+                vec!["SKU-TEE-2".to_owned()],
+                vec!["a b".to_owned()],
+                vec!["q\"x".to_owned()],
+            ]
+        );
+        assert!(f.matches("SKU-MUG-1") && f.matches("sku-tee-2") && f.matches("q\"x"));
+        assert!(!f.matches("SKU-MUG-2"));
+        // Terms joined without OR must all hold.
+        let both = parse_sku_search("sku:A sku:B");
+        assert!(!both.matches("A") && !both.matches("B"));
+        assert!(parse_sku_search("").matches("anything"));
+        assert!(parse_sku_search("title:mug").matches("anything"));
     }
 
     #[test]

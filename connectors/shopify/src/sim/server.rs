@@ -1,6 +1,7 @@
 //! The simulator's HTTP face: `POST /admin/api/{version}/graphql.json` with
-//! Shopify's auth, error bodies and cost extension around the executor, and
-//! `GET /_sim/state` for tests and the CLI. Everything else is Shopify's 404.
+//! Shopify's auth, error bodies, cost extension and injected faults around the
+//! executor, and the `/_sim/*` controls for tests and the CLI (state, faults,
+//! products, stock adjustments). Everything else is Shopify's 404.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::sim::cost::CostModel;
-use crate::sim::schema::{self, SimSchema};
+use crate::sim::faults::Faults;
+use crate::sim::schema::{self, ApiVersion, SimSchema};
 use crate::sim::state::{lock, Shared};
 
 const RATE_LIMITS_DOC: &str = "https://shopify.dev/api/usage/rate-limits";
@@ -45,6 +47,9 @@ pub(crate) fn router(app: App) -> Router {
     Router::new()
         .route("/admin/api/{version}/graphql.json", post(graphql))
         .route("/_sim/state", get(state))
+        .route("/_sim/faults", post(faults))
+        .route("/_sim/products", post(add_product))
+        .route("/_sim/stock/adjust", post(adjust_stock))
         .fallback(not_found)
         .with_state(app)
 }
@@ -59,6 +64,74 @@ async fn not_found() -> Response {
 
 async fn state(State(app): State<App>) -> Json<Value> {
     Json(app.shared.state_json())
+}
+
+fn control_error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// Reads a control's JSON body, or says why not (for a 400).
+fn control_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("unreadable body: {e}"))
+}
+
+/// `POST /_sim/faults` with `{"status", "count", "retry_after_secs"}`.
+async fn faults(State(app): State<App>, body: Bytes) -> Response {
+    let f: Faults = match control_body(&body) {
+        Ok(f) => f,
+        Err(message) => return control_error(StatusCode::BAD_REQUEST, message),
+    };
+    if let Err(message) = f.check() {
+        return control_error(StatusCode::BAD_REQUEST, message);
+    }
+    app.shared.faults.set(f);
+    Json(json!({ "faults": f })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewProduct {
+    sku: String,
+    title: String,
+}
+
+/// `POST /_sim/products` with `{"sku", "title"}`: 201, or 409 if the SKU exists.
+async fn add_product(State(app): State<App>, body: Bytes) -> Response {
+    let p: NewProduct = match control_body(&body) {
+        Ok(p) => p,
+        Err(message) => return control_error(StatusCode::BAD_REQUEST, message),
+    };
+    if p.sku.trim().is_empty() {
+        return control_error(StatusCode::BAD_REQUEST, "sku must not be empty".into());
+    }
+    if app.shared.add_product(&p.sku, &p.title) {
+        (StatusCode::CREATED, Json(json!({ "sku": p.sku }))).into_response()
+    } else {
+        control_error(
+            StatusCode::CONFLICT,
+            format!("SKU {:?} already exists", p.sku),
+        )
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockAdjustment {
+    sku: String,
+    delta: i64,
+}
+
+/// `POST /_sim/stock/adjust` with `{"sku", "delta"}`: changes the SKU's
+/// available quantity at the primary location, as a sale in the shop would.
+async fn adjust_stock(State(app): State<App>, body: Bytes) -> Response {
+    let a: StockAdjustment = match control_body(&body) {
+        Ok(a) => a,
+        Err(message) => return control_error(StatusCode::BAD_REQUEST, message),
+    };
+    match app.shared.adjust_stock(&a.sku, a.delta) {
+        Some(available) => Json(json!({ "sku": a.sku, "available": available })).into_response(),
+        None => control_error(StatusCode::NOT_FOUND, format!("unknown SKU {:?}", a.sku)),
+    }
 }
 
 /// `YYYY-MM`, as Shopify's version path segment is.
@@ -127,6 +200,31 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Option<Parsed> {
     })
 }
 
+/// The root fields the operation selects (fragments at the root not followed).
+fn root_fields(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    operation: Option<&str>,
+) -> Vec<String> {
+    use async_graphql::parser::types::{DocumentOperations, Selection};
+    let op = match (&doc.operations, operation) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|o| &o.node),
+        (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|o| &o.node),
+    };
+    op.map(|op| {
+        op.selection_set
+            .node
+            .items
+            .iter()
+            .filter_map(|s| match &s.node {
+                Selection::Field(f) => Some(f.node.name.node.to_string()),
+                _ => None,
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 fn cost_extension(requested: u64, actual: Option<u64>, status: Value) -> Value {
     json!({
         "cost": {
@@ -148,6 +246,23 @@ async fn graphql(
     }
     let shared = &app.shared;
     shared.counts.requests.fetch_add(1, Ordering::Relaxed);
+    let fault = shared.faults.take();
+    if let Some(f) = fault.filter(|f| !f.after_execution()) {
+        if f.status == 429 {
+            shared.counts.http_429.fetch_add(1, Ordering::Relaxed);
+        }
+        return f.response();
+    }
+    let resp = answer(&app, &version, &headers, &body).await;
+    match fault {
+        Some(f) => f.response(),
+        None => resp,
+    }
+}
+
+/// The API's answer to one authenticated-or-not request.
+async fn answer(app: &App, version: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let shared = &app.shared;
     let token = headers
         .get("x-shopify-access-token")
         .and_then(|v| v.to_str().ok());
@@ -155,7 +270,7 @@ async fn graphql(
         let body = json!({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"});
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     }
-    let Some(req) = parse_body(&headers, &body) else {
+    let Some(req) = parse_body(headers, body) else {
         return bad_request();
     };
     // A document that does not parse costs nothing; the executor reports why.
@@ -200,9 +315,11 @@ async fn graphql(
         });
         return Json(body).into_response();
     }
-    let mut request = async_graphql::Request::new(req.query.clone()).variables(
-        async_graphql::Variables::from_json(Value::Object(req.variables.clone())),
-    );
+    let mut request = async_graphql::Request::new(req.query.clone())
+        .variables(async_graphql::Variables::from_json(Value::Object(
+            req.variables.clone(),
+        )))
+        .data(ApiVersion(version.to_owned()));
     if let Some(op) = operation {
         request = request.operation_name(op);
     }
@@ -210,6 +327,17 @@ async fn graphql(
         request.set_parsed_query(doc.clone());
     }
     let response = app.schema.execute(request).await;
+    let lost = doc
+        .as_ref()
+        .is_some_and(|d| shared.lost.take(&root_fields(d, operation)));
+    if lost {
+        let f = Faults {
+            status: 502,
+            count: 1,
+            retry_after_secs: None,
+        };
+        return f.response();
+    }
     let data = response.data.into_json().unwrap_or(Value::Null);
     let actual = match &doc {
         Some(d) if !data.is_null() => app

@@ -1,6 +1,7 @@
-//! What the simulated shop holds: its orders, the push-backs it received, its
-//! cost bucket and counters. Every change to an order happens here, under one
-//! short lock, and queues its webhooks in the same critical section (in order).
+//! What the simulated shop holds: its orders, its inventory, the push-backs it
+//! received, its cost bucket, injected faults and counters. Every change to an
+//! order or a stock level happens here, under one short lock, and queues its
+//! webhooks in the same critical section (in order).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,14 +10,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::sim::config::SimConfig;
 use crate::sim::cost::Bucket;
-use crate::sim::generate::{apply_cancel, apply_update, generate_order, lifecycle_rng};
-use crate::sim::model::{shop_offset, SimOrder};
+use crate::sim::faults::{FaultQueue, LostAnswers};
+use crate::sim::fulfil::{self, ByFulfillmentOrder, FulfillmentIds, UserError};
+use crate::sim::generate::{
+    apply_cancel, apply_update, cancel_with, generate_order, lifecycle_rng,
+};
+use crate::sim::model::{shop_offset, CancelReason, FulfillmentStatus, SimOrder, SimTracking};
 use crate::sim::search::OrderFilter;
+use crate::sim::stock::{Adjustment, Inventory, SetError, SetRequest, SetRules};
 use crate::sim::webhooks::WebhookQueue;
 
 /// Of the lifecycle's changes, this share are cancellations.
@@ -34,15 +39,34 @@ pub(crate) fn now_seconds() -> DateTime<Utc> {
     DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
 }
 
-/// What the channel received from chansync (push-back mutations), one JSON
-/// record per mutation in arrival order. Empty until those mutations exist.
-#[derive(Debug, Default, Serialize)]
+/// What the channel received from chansync (push-back mutations): one JSON
+/// record per applied fulfilment or cancellation, in arrival order, and
+/// where each pushed SKU was last set.
+#[derive(Debug, Default)]
 pub(crate) struct Received {
-    /// The last stock level pushed, per SKU.
-    pub stock: BTreeMap<String, i64>,
+    /// Per pushed SKU, the (inventory item, location) it was last set at; the
+    /// state shows the available quantity there now.
+    pub stock: BTreeMap<String, (u64, u64)>,
     pub fulfillments: Vec<Value>,
     pub cancellations: Vec<Value>,
     pub refunds: Vec<Value>,
+}
+
+/// Why `orderCancel` refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CancelRefusal {
+    NotFound,
+    Invalid(&'static str),
+}
+
+/// What `orderCancel` is asked to do besides cancelling.
+#[derive(Debug, Clone)]
+pub(crate) struct CancelOptions {
+    pub reason: CancelReason,
+    pub refund: bool,
+    pub restock: bool,
+    pub notify_customer: bool,
+    pub staff_note: Option<String>,
 }
 
 /// Requests answered, by kind.
@@ -60,6 +84,8 @@ struct Store {
     /// Decides which order changes and how; separate from order content.
     rng: ChaCha8Rng,
     received: Received,
+    inventory: Inventory,
+    fulfillment_ids: FulfillmentIds,
 }
 
 pub(crate) struct Shared {
@@ -68,6 +94,8 @@ pub(crate) struct Shared {
     pub bucket: Mutex<Bucket>,
     pub counts: Counts,
     pub webhooks: WebhookQueue,
+    pub faults: FaultQueue,
+    pub lost: LostAnswers,
 }
 
 impl Shared {
@@ -84,10 +112,14 @@ impl Shared {
                 next_index: 0,
                 rng: lifecycle_rng(cfg.seed),
                 received: Received::default(),
+                inventory: Inventory::seeded(cfg.seed, now_seconds()),
+                fulfillment_ids: FulfillmentIds::default(),
             }),
             bucket: Mutex::new(bucket),
             counts: Counts::default(),
             webhooks: WebhookQueue::new(),
+            faults: FaultQueue::default(),
+            lost: LostAnswers::default(),
             cfg,
         }
     }
@@ -97,6 +129,14 @@ impl Shared {
     fn emit(&self, topic: &'static str, order: &SimOrder) {
         if self.cfg.webhook_to.is_some() {
             let body = serde_json::to_vec(&order.to_rest()).expect("a REST order serializes");
+            self.webhooks.enqueue(topic, body);
+        }
+    }
+
+    /// Queues a webhook whose body is not an order (e.g. `fulfillments/create`).
+    fn emit_json(&self, topic: &'static str, body: &Value) {
+        if self.cfg.webhook_to.is_some() {
+            let body = serde_json::to_vec(body).expect("JSON serializes");
             self.webhooks.enqueue(topic, body);
         }
     }
@@ -158,12 +198,155 @@ impl Shared {
             return;
         };
         let order = Arc::make_mut(order);
-        if cancel && apply_cancel(order, rng, now_seconds()) {
+        // A shipped order is not cancelled (Shopify wants its fulfilments cancelled first).
+        let shipped = order
+            .fulfillments
+            .iter()
+            .any(|f| f.status == FulfillmentStatus::Success);
+        if cancel && !shipped && apply_cancel(order, rng, now_seconds()) {
             self.emit("orders/cancelled", order);
         } else {
             apply_update(order, rng, now_seconds());
         }
         self.emit("orders/updated", order);
+    }
+
+    /// Reads the inventory under the lock.
+    pub(crate) fn with_inventory<R>(&self, f: impl FnOnce(&Inventory) -> R) -> R {
+        f(&lock(&self.store).inventory)
+    }
+
+    /// `inventorySetQuantities`; remembers where each SKU was set.
+    pub(crate) fn set_quantities(
+        &self,
+        req: &SetRequest,
+        key: Option<&str>,
+        rules: SetRules,
+    ) -> Result<Adjustment, Vec<SetError>> {
+        let mut store = lock(&self.store);
+        let adjustment = store.inventory.set(req, key, rules, now_seconds())?;
+        for c in &adjustment.changes {
+            store
+                .received
+                .stock
+                .insert(c.item.sku.clone(), (c.item.id, c.location.id));
+        }
+        Ok(adjustment)
+    }
+
+    /// Makes a SKU known (stocked at zero at the primary location); `false`
+    /// if it already was.
+    pub(crate) fn add_product(&self, sku: &str, title: &str) -> bool {
+        lock(&self.store)
+            .inventory
+            .add_item(sku, title, now_seconds())
+            .is_some()
+    }
+
+    /// Changes a SKU's available quantity at the primary location, as a sale
+    /// or a count in the shop would; the new quantity.
+    pub(crate) fn adjust_stock(&self, sku: &str, delta: i64) -> Option<i64> {
+        lock(&self.store)
+            .inventory
+            .adjust(sku, delta, now_seconds())
+    }
+
+    /// Per pushed SKU, the available quantity where it was last set.
+    pub(crate) fn stock(&self) -> BTreeMap<String, i64> {
+        let store = lock(&self.store);
+        store
+            .received
+            .stock
+            .iter()
+            .filter_map(|(sku, (item, location))| {
+                let level = store.inventory.level(*item, *location)?;
+                Some((sku.clone(), level.available))
+            })
+            .collect()
+    }
+
+    /// `fulfillmentCreate`: the order after it and the new fulfilment's index.
+    pub(crate) fn create_fulfillment(
+        &self,
+        input: &[ByFulfillmentOrder],
+        tracking: Option<SimTracking>,
+    ) -> Result<(Arc<SimOrder>, usize), Vec<UserError>> {
+        let order_id = fulfil::target_order(input).map_err(|e| vec![e])?;
+        let mut store = lock(&self.store);
+        let Store {
+            orders,
+            fulfillment_ids,
+            received,
+            ..
+        } = &mut *store;
+        let Some(order) = orders.get_mut(&order_id) else {
+            return Err(vec![fulfil::not_found(0)]);
+        };
+        let o = Arc::make_mut(order);
+        let index = fulfil::create(o, input, tracking, fulfillment_ids, now_seconds())?;
+        let f = &o.fulfillments[index];
+        let first = f.tracking.first();
+        received.fulfillments.push(json!({
+            "id": f.id.to_string(),
+            "order_id": o.id.to_string(),
+            "tracking_number": first.and_then(|t| t.number.clone()),
+            "tracking_company": first.and_then(|t| t.company.clone()),
+            "lines": f.lines.iter().map(|l| json!({
+                "line_item_id": l.line_item_id.to_string(),
+                "quantity": l.quantity,
+            })).collect::<Vec<_>>(),
+            "created_at": f.created_at.to_rfc3339(),
+        }));
+        // Shopify's topics for a shipment, in the order it sends them.
+        self.emit_json("fulfillments/create", &o.rest_fulfillment_webhook(index));
+        self.emit(
+            match o.fulfillment_status.rest() {
+                Some("fulfilled") => "orders/fulfilled",
+                _ => "orders/partially_fulfilled",
+            },
+            o,
+        );
+        self.emit("orders/updated", o);
+        Ok((order.clone(), index))
+    }
+
+    /// `orderCancel`, applied at once (Shopify runs it as a job).
+    pub(crate) fn cancel_by_api(
+        &self,
+        order_id: u64,
+        opts: &CancelOptions,
+    ) -> Result<(), CancelRefusal> {
+        let mut store = lock(&self.store);
+        let Store {
+            orders, received, ..
+        } = &mut *store;
+        let order = orders.get_mut(&order_id).ok_or(CancelRefusal::NotFound)?;
+        if order.is_cancelled() {
+            return Err(CancelRefusal::Invalid("Order has already been cancelled."));
+        }
+        if order
+            .fulfillments
+            .iter()
+            .any(|f| f.status == FulfillmentStatus::Success)
+        {
+            return Err(CancelRefusal::Invalid(
+                "Cannot cancel an order with fulfillments. Cancel its fulfillments first.",
+            ));
+        }
+        let o = Arc::make_mut(order);
+        cancel_with(o, opts.reason, opts.refund, now_seconds());
+        received.cancellations.push(json!({
+            "order_id": o.id.to_string(),
+            "reason": opts.reason.rest().to_ascii_uppercase(),
+            "at": o.cancelled_at.map(|t| t.to_rfc3339()),
+            "refund": opts.refund,
+            "restock": opts.restock,
+            "notify_customer": opts.notify_customer,
+            "staff_note": opts.staff_note,
+        }));
+        self.emit("orders/cancelled", o);
+        self.emit("orders/updated", o);
+        Ok(())
     }
 
     pub(crate) fn orders_matching(&self, filter: &OrderFilter) -> Vec<Arc<SimOrder>> {
@@ -195,6 +378,7 @@ impl Shared {
                     "name": o.name(),
                     "updated_at": o.updated_at.with_timezone(&shop_offset()).to_rfc3339(),
                     "cancelled": o.is_cancelled(),
+                    "fulfillment_status": o.fulfillment_status.rest(),
                     "financial_status": o.financial_status.rest(),
                     "line_count": o.lines.len(),
                     "total_price": o.currency.rest_amount(o.total_price()),
@@ -202,11 +386,17 @@ impl Shared {
                 })
             })
             .collect();
-        let received = serde_json::to_value(&store.received).expect("received records serialize");
+        let received = json!({
+            "fulfillments": store.received.fulfillments,
+            "cancellations": store.received.cancellations,
+            "refunds": store.received.refunds,
+        });
         drop(store);
+        let stock = self.stock();
         let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut state = json!({
             "orders": orders,
+            "stock": stock,
             "counts": {
                 "requests": count(&self.counts.requests),
                 "throttled": count(&self.counts.throttled),

@@ -46,7 +46,7 @@ pub(crate) struct WebhookQueue {
 }
 
 /// A random id in UUID form, as Shopify's webhook and event ids are.
-fn uuid_like() -> String {
+pub(crate) fn uuid_like() -> String {
     let v: u128 = rand::random();
     let h = format!("{v:032x}");
     format!(
