@@ -80,7 +80,7 @@ pub fn order_event(
         created,
         status,
         source,
-        total: order.total.to_string(),
+        total: order.currency.canonical(order.total).to_string(),
         currency: order.currency.to_string(),
         lines: order.lines.len(),
         customer: order.customer.name.clone(),

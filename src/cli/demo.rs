@@ -84,6 +84,27 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
         "TIME", "CONNECTOR", "ORDER", "EVENT", "VIA", "STATUS", "LINES", "TOTAL"
     );
 
+    // Opening stock: a few units of each product in each warehouse, some
+    // missing, so that routing has choices to make.
+    let store = crate::store::Store::open(
+        &config.store_url,
+        config.synchronous,
+        crate::store::OpenMode::Migrate,
+    )
+    .await?
+    .with_policy(crate::inventory::Policy::from_config(&config));
+    store.sync_sku_config(&config.skus).await?;
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2026);
+    for sku in chansync_shopify::sim::catalog_skus() {
+        for (loc, range) in [("london-wh", -6i64..10), ("berlin-wh", 4i64..30)] {
+            let n = rand::Rng::gen_range(&mut rng, range).max(0);
+            store
+                .set_on_hand(sku, loc, n, None, &crate::store::Actor::new("demo"))
+                .await
+                .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))?;
+        }
+    }
+
     let (events_tx, mut events_rx) = tokio::sync::broadcast::channel(4096);
     let shutdown = CancellationToken::new();
     let daemon = tokio::spawn(crate::daemon::run(
@@ -106,6 +127,10 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
         });
     }
 
+    // The warehouses at work: every few seconds one allocated order ships
+    // (its tracking goes to the shop) and a delivery restocks a product.
+    let warehouse = tokio::spawn(warehouse(store.clone(), stop.clone()));
+
     let mut counts = Counts::default();
     loop {
         tokio::select! {
@@ -118,6 +143,7 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
         }
     }
 
+    let _ = warehouse.await;
     // Let in-flight webhooks land, then make sure every order the channel
     // holds reached the store before stopping.
     // Each order's version as the channel holds it now.
@@ -161,7 +187,7 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
             .join(", ")
     );
     println!(
-        "  simulator holds     {} orders; {} of them missing from the store or behind it",
+        "  simulator held      {} orders when the demo ended; {} of them missing from the store or behind it",
         expected.len(),
         missing
     );
@@ -179,6 +205,12 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
     println!(
         "  channel API         {} requests, {} throttled",
         sim_state["counts"]["requests"], sim_state["counts"]["throttled"]
+    );
+    println!(
+        "  push-back           {} pushes; the shop holds levels for {} SKUs and {} shipments with tracking",
+        counts.pushes,
+        sim_state["stock"].as_object().map_or(0, |m| m.len()),
+        sim_state["fulfillments"].as_array().map_or(0, |a| a.len())
     );
     if args.data.is_some() {
         println!("\ninspect the store with:");
@@ -376,7 +408,28 @@ base_url = "{base}"
 poll = {{ every = "5s" }}
 access_token = {{ file = "{token}" }}
 webhook_secret = {{ file = "{secret}" }}
-"#,
+# The shop is shown 90% of what is available, less one unit.
+stock = {{ share = 0.9, buffer = 1 }}
+
+# Two warehouses; London ships to the UK and Ireland only.
+[[location]]
+name = "london-wh"
+country = "GB"
+priority = 1
+ships_to = ["GB", "IE"]
+
+[[location]]
+name = "berlin-wh"
+country = "DE"
+priority = 2
+
+[routing]
+allow_split = true
+{skus}"#,
+        skus = chansync_shopify::sim::catalog_skus()
+            .iter()
+            .map(|s| format!("\n[[sku]]\nconnector = \"{CONNECTOR}\"\nchannel_sku = \"{s}\"\nmaster_sku = \"{s}\"\n"))
+            .collect::<String>(),
         path = dir.join("chansync.toml").display(),
         db = dir.join("chansync.db").display(),
         base = shop.base_url(),
@@ -397,4 +450,53 @@ fn write_secret(path: &Path, value: &str) -> Result<(), Failure> {
             .with_context(|| format!("cannot restrict {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Ships the oldest allocated order every 3 s and restocks a product every
+/// 5 s, as a warehouse would, through the same store calls as the commands.
+async fn warehouse(store: crate::store::Store, stop: CancellationToken) {
+    let mut ship = tokio::time::interval(Duration::from_secs(3));
+    let mut restock = tokio::time::interval(Duration::from_secs(5));
+    ship.tick().await;
+    restock.tick().await;
+    let skus = chansync_shopify::sim::catalog_skus();
+    let mut n = 0u64;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ship.tick() => {
+                let filter = crate::store::OrderFilter { status: Some(chansync_sdk::model::OrderStatus::Allocated), ..Default::default() };
+                let Ok(orders) = store.list_orders(&filter).await else { continue };
+                let Some(o) = orders.last() else { continue };
+                let Some(loc) = o.allocations.first().map(|a| a.location.clone()) else { continue };
+                n += 1;
+                let tracking = format!("1Z{:06}DEMO", n);
+                let id: i64 = o.id.parse().unwrap_or_default();
+                match store.fulfil(id, &loc, Some("UPS"), &tracking, &Default::default()).await {
+                    Ok(_) => println!(
+                        "{:<9} {:<10} {:<7} shipped from {loc} with tracking {tracking}",
+                        chrono::Local::now().format("%H:%M:%S"),
+                        o.connector,
+                        o.external_number.as_deref().unwrap_or(&o.external_id),
+                    ),
+                    Err(e) => println!("  could not ship order {id}: {e}"),
+                }
+            }
+            _ = restock.tick() => {
+                let sku = skus[(n as usize * 7 + 3) % skus.len()];
+                n += 1;
+                let loc = if n % 2 == 0 { "london-wh" } else { "berlin-wh" };
+                let Ok(view) = store.stock_view(Some(sku)).await else { continue };
+                let on_hand = view.first().and_then(|v| v.locations.iter().find(|l| l.location == loc)).map_or(0, |l| l.on_hand);
+                if store.set_on_hand(sku, loc, on_hand + 10, None, &crate::store::Actor::new("demo")).await.is_ok() {
+                    println!(
+                        "{:<9} {:<10} delivery: {sku} at {loc} {on_hand} -> {}",
+                        chrono::Local::now().format("%H:%M:%S"),
+                        "warehouse",
+                        on_hand + 10
+                    );
+                }
+            }
+        }
+    }
 }

@@ -268,7 +268,13 @@ impl HttpClient {
                 None => computed,
             })
             .notify(|e, delay| {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "channel request failed, retrying");
+                let retry_in_ms = delay.as_millis() as u64;
+                // Being told to slow down is normal operation, not a failure.
+                if matches!(e, ConnectorError::RateLimited { .. }) {
+                    tracing::info!(error = %e, retry_in_ms, "channel asked us to slow down; waiting");
+                } else {
+                    tracing::warn!(error = %e, retry_in_ms, "channel request failed, retrying");
+                }
             })
             .instrument(span.clone())
             .await
