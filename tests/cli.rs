@@ -438,3 +438,200 @@ fn commands_on_a_store_that_does_not_exist_fail_with_a_clear_error() {
     ]);
     assert_eq!(list, serde_json::json!([]));
 }
+
+/// INTERFACE.md's push-back commands through the real binaries: `skus
+/// import`, `stock set`, `stock show`, `orders fulfil`, `orders cancel` and
+/// `outbox list` against `chansync run` and `chansync simulate shopify`.
+#[test]
+fn stock_and_fulfilments_reach_the_simulator_through_the_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let secret = "whsec_cli_push_51c0";
+    let mut sim = Killed(
+        chansync()
+            .args([
+                "simulate",
+                "shopify",
+                "--orders",
+                "2",
+                "--seed",
+                "9",
+                "--webhook-secret",
+                secret,
+                "--webhook-to",
+            ])
+            .arg(format!("http://127.0.0.1:{port}/webhooks/shop"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = String::new();
+    BufReader::new(sim.0.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let info: Value = serde_json::from_str(&first).unwrap();
+    let state_url = format!("{}/_sim/state", info["base_url"].as_str().unwrap());
+    let config = write_config(dir.path(), port, &info, secret);
+    // The shop sees half of what is available, less one; one warehouse.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("stock = { share = 0.5, buffer = 1 }\n\n[[location]]\nname = \"leeds\"\ncountry = \"GB\"\npriority = 1\n");
+    std::fs::write(&config, text).unwrap();
+    run_ok(&["migrate", "--config", &config]);
+    let mut daemon = Killed(
+        chansync()
+            .args(["run", "--config", &config])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    let state = || -> Value { reqwest::blocking::get(&state_url).unwrap().json().unwrap() };
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let orders_json = || json_of(&["orders", "list", "--config", &config, "--format", "json"]);
+    wait("the two orders", &|| {
+        orders_json().as_array().unwrap().len() == 2
+    });
+    let orders = orders_json();
+    let order = &orders.as_array().unwrap()[0];
+    let skus: Vec<String> = order["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["sku"].as_str().map(str::to_owned))
+        .collect();
+
+    // Map the SKUs by CSV (identity), then stock them.
+    let csv = dir.path().join("skus.csv");
+    let mut rows = String::from("connector,channel_sku,master_sku,quantity\n");
+    for s in &skus {
+        rows.push_str(&format!("shop,{s},{s},1\n"));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    run_ok(&["skus", "import", csv.to_str().unwrap(), "--config", &config]);
+    for s in &skus {
+        run_ok(&[
+            "stock",
+            "set",
+            s,
+            "--location",
+            "leeds",
+            "--on-hand",
+            "41",
+            "--config",
+            &config,
+        ]);
+    }
+    // The order waiting for stock is routed now; the shop gets the levels.
+    let id = order["id"].as_str().unwrap().to_owned();
+    let show = || {
+        json_of(&[
+            "orders", "show", &id, "--config", &config, "--format", "json",
+        ])
+    };
+    wait("the order allocated", &|| show()["status"] == "allocated");
+    let stock = json_of(&[
+        "stock", "show", "--sku", &skus[0], "--config", &config, "--format", "json",
+    ]);
+    let published = stock[0]["channels"][0]["published"].as_i64().unwrap();
+    let reserved = stock[0]["reserved"].as_i64().unwrap();
+    assert_eq!(
+        published,
+        (41 - reserved) / 2 - 1,
+        "floor(available × 0.5) − 1: {stock}"
+    );
+    wait("the published level on the shop", &|| {
+        state()["stock"][&skus[0]].as_i64() == Some(published)
+    });
+
+    // Ship it: the shop records the tracking number exactly once.
+    let out = run_ok(&[
+        "orders",
+        "fulfil",
+        &id,
+        "--location",
+        "leeds",
+        "--carrier",
+        "DHL",
+        "--tracking",
+        "CLI-TRACK-77",
+        "--config",
+        &config,
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fulfilled"));
+    wait("the fulfilment on the shop", &|| {
+        state()["fulfillments"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["tracking_number"] == "CLI-TRACK-77"))
+    });
+    wait("the order fulfilled", &|| show()["status"] == "fulfilled");
+    std::thread::sleep(Duration::from_secs(2));
+    let shipped = state()["fulfillments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["tracking_number"] == "CLI-TRACK-77")
+        .count();
+    assert_eq!(shipped, 1, "exactly once");
+    let again = chansync()
+        .args([
+            "orders",
+            "fulfil",
+            &id,
+            "--location",
+            "leeds",
+            "--tracking",
+            "CLI-TRACK-77",
+            "--config",
+            &config,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "a fulfilled order is not shipped twice"
+    );
+
+    // Cancel the other one; the shop hears of it.
+    let other = orders.as_array().unwrap()[1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    run_ok(&[
+        "orders", "cancel", &other, "--reason", "customer", "--config", &config,
+    ]);
+    wait("the cancellation on the shop", &|| {
+        state()["cancellations"]
+            .as_array()
+            .is_some_and(|c| c.len() == 1)
+    });
+    let outbox = json_of(&["outbox", "list", "--config", &config, "--format", "json"]);
+    assert!(
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["state"] != "dead"),
+        "{outbox}"
+    );
+    let dead = json_of(&[
+        "outbox", "list", "--state", "dead", "--config", &config, "--format", "json",
+    ]);
+    assert_eq!(dead, serde_json::json!([]));
+
+    sigterm(&daemon.0);
+    assert_eq!(
+        wait_exit(&mut daemon.0, Duration::from_secs(20)).code(),
+        Some(0)
+    );
+    sigterm(&sim.0);
+    let _ = wait_exit(&mut sim.0, Duration::from_secs(10));
+}
