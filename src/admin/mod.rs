@@ -2,6 +2,7 @@
 //! admin API (`api`).
 
 pub mod api;
+pub mod page;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(api::routes(state.clone()))
+        .merge(page::routes())
         .with_state(state)
 }
 
