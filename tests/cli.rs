@@ -121,7 +121,7 @@ fn demo_leaves_a_store_the_other_commands_can_read() {
     );
     assert!(stdout.contains("summary"), "{stdout}");
     assert!(
-        stdout.contains("0 of them missing from the store or behind it"),
+        stdout.contains(" 0 are missing from the store or behind it"),
         "{stdout}"
     );
 
@@ -273,6 +273,34 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
     }
 }
 
+/// `chansync simulate shopify` sending its webhooks to a daemon on `port`;
+/// returns the process and the JSON it prints first.
+fn simulate_shopify(orders: u32, seed: u64, secret: &str, port: u16) -> (Killed, Value) {
+    let mut sim = Killed(
+        chansync()
+            .args([
+                "simulate",
+                "shopify",
+                "--orders",
+                &orders.to_string(),
+                "--seed",
+                &seed.to_string(),
+            ])
+            .args(["--webhook-secret", secret, "--webhook-to"])
+            .arg(format!("http://127.0.0.1:{port}/webhooks/shop"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = String::new();
+    BufReader::new(sim.0.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let info = serde_json::from_str(&first).expect("simulate prints its JSON first");
+    (sim, info)
+}
+
 fn write_config(dir: &Path, port: u16, sim: &Value, secret: &str) -> String {
     let path = dir.join("chansync.toml");
     std::fs::write(
@@ -295,30 +323,7 @@ fn run_against_simulate_takes_every_order_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let secret = "whsec_cli_test_3f9a";
-    let mut sim = Killed(
-        chansync()
-            .args([
-                "simulate",
-                "shopify",
-                "--orders",
-                "12",
-                "--seed",
-                "5",
-                "--webhook-secret",
-                secret,
-                "--webhook-to",
-            ])
-            .arg(format!("http://127.0.0.1:{port}/webhooks/shop"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut first = String::new();
-    BufReader::new(sim.0.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let info: Value = serde_json::from_str(&first).expect("simulate prints its JSON first");
+    let (mut sim, info) = simulate_shopify(12, 5, secret, port);
     assert_eq!(info["webhook_secret"], secret);
     let config = write_config(dir.path(), port, &info, secret);
 
@@ -447,30 +452,7 @@ fn stock_and_fulfilments_reach_the_simulator_through_the_commands() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let secret = "whsec_cli_push_51c0";
-    let mut sim = Killed(
-        chansync()
-            .args([
-                "simulate",
-                "shopify",
-                "--orders",
-                "2",
-                "--seed",
-                "9",
-                "--webhook-secret",
-                secret,
-                "--webhook-to",
-            ])
-            .arg(format!("http://127.0.0.1:{port}/webhooks/shop"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut first = String::new();
-    BufReader::new(sim.0.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let info: Value = serde_json::from_str(&first).unwrap();
+    let (mut sim, info) = simulate_shopify(2, 9, secret, port);
     let state_url = format!("{}/_sim/state", info["base_url"].as_str().unwrap());
     let config = write_config(dir.path(), port, &info, secret);
     // The shop sees half of what is available, less one; one warehouse.

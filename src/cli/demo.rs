@@ -162,11 +162,13 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
         &mut counts,
     )
     .await;
+    // The shop stops first, so none of its webhooks hits a stopped daemon.
+    let sim_state = shop.state();
+    shop.stop();
+    shop.stopped().await;
     shutdown.cancel();
     let result = daemon.await.context("the daemon task failed")?;
     result.map_err(|e| Failure::Runtime(e.into()))?;
-    let sim_state = shop.state();
-    shop.stop();
 
     let store = crate::store::Store::open(
         &format!("sqlite://{}", store_path.display()),
@@ -187,7 +189,8 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
             .join(", ")
     );
     println!(
-        "  simulator held      {} orders when the demo ended; {} of them missing from the store or behind it",
+        "  simulator holds     {} orders; of the {} it held when the demo stopped, {} are missing from the store or behind it",
+        sim_state["orders"].as_array().map_or(0, |o| o.len()),
         expected.len(),
         missing
     );
