@@ -40,7 +40,17 @@ impl fmt::Display for ConfigError {
         if !self.key.is_empty() {
             write!(f, ": {}", self.key)?;
         }
-        write!(f, ": {}", self.message)
+        // One line: parsers' multi-line messages (with a caret under the
+        // column) are folded, the caret lines dropped.
+        let folded: Vec<&str> = self
+            .message
+            .lines()
+            .map(str::trim)
+            .filter(|l| {
+                !l.is_empty() && !l.chars().all(|c| c == '^' || c == '|' || c.is_whitespace())
+            })
+            .collect();
+        write!(f, ": {}", folded.join("; "))
     }
 }
 
