@@ -147,4 +147,5 @@ fn secrets_stay_out_of_logs_metrics_errors_and_output() {
     );
     assert_clean("the daemon's log", &log);
     let _ = sim.kill();
+    let _ = sim.wait();
 }
