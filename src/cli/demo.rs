@@ -61,6 +61,9 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
         webhook_to: Some(format!("http://{daemon_addr}/webhooks/{CONNECTOR}")),
         // Channels lose webhooks now and then; the poll finds those orders.
         webhook_loss: 0.1,
+        // Shopify's standard GraphQL budget: 2,000 points, 100 a second.
+        bucket_size: 2000.0,
+        restore_rate: 100.0,
         ..Default::default()
     };
     let shop = sim::start(sim_cfg, "127.0.0.1:0".parse().expect("loopback address"))
@@ -157,18 +160,16 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
     let missing = wait_for_orders(
         &store_path,
         &expected,
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         &mut events_rx,
         &mut counts,
     )
     .await;
-    // The shop stops first, so none of its webhooks hits a stopped daemon.
-    let sim_state = shop.state();
-    shop.stop();
-    shop.stopped().await;
     shutdown.cancel();
     let result = daemon.await.context("the daemon task failed")?;
     result.map_err(|e| Failure::Runtime(e.into()))?;
+    let sim_state = shop.state();
+    shop.stop();
 
     let store = crate::store::Store::open(
         &format!("sqlite://{}", store_path.display()),

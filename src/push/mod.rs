@@ -19,6 +19,8 @@ use crate::store::{OutboxRow, Store};
 
 /// How often a dispatcher looks for due rows without being woken.
 const TICK: Duration = Duration::from_millis(500);
+/// How long shutdown waits for a push in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Whether this connector has anything the outbox can send.
 pub fn pushes(inst: &Instance) -> bool {
@@ -42,7 +44,22 @@ pub async fn run(rt: Arc<Runtime>, inst: Arc<Instance>, shutdown: CancellationTo
     let wake = store.outbox_wake();
     loop {
         let notified = wake.notified();
-        let worked = match drain_once(store, &inst, rt.events.as_ref(), Some(&rt.metrics)).await {
+        let drained = drain_once(store, &inst, rt.events.as_ref(), Some(&rt.metrics));
+        tokio::pin!(drained);
+        let result = tokio::select! {
+            r = &mut drained => r,
+            // On shutdown a push in flight gets a grace period; if the
+            // channel is still retrying after it, the rows stay `sending`
+            // and are sent again on the next start (pushes are at least once).
+            _ = shutdown.cancelled() => match tokio::time::timeout(SHUTDOWN_GRACE, &mut drained).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::warn!(connector = %inst.name, "push still in flight at shutdown; it is sent again on the next start");
+                    break;
+                }
+            },
+        };
+        let worked = match result {
             Ok(n) => n > 0,
             Err(e) => {
                 tracing::error!(connector = %inst.name, error = %e, "outbox dispatch failed");
