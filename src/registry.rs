@@ -6,6 +6,7 @@ use chansync_sdk::{ConfigError, Connector, ConnectorContext, ConnectorFactory};
 static FACTORIES: &[&dyn ConnectorFactory] = &[
     &chansync_shopify::ShopifyFactory,
     &chansync_odoo::OdooFactory,
+    &chansync_square::SquareFactory,
 ];
 
 /// The connector kinds this build knows.

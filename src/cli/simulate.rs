@@ -12,7 +12,7 @@ use super::{parse_addr, CmdResult, Failure};
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// The channel kind to simulate (shopify, odoo).
+    /// The channel kind to simulate (shopify, square, odoo).
     kind: String,
     /// Address to serve the channel's API on.
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -87,6 +87,53 @@ pub async fn run(args: SimulateArgs) -> CmdResult {
                     "api_version": api_version,
                     "access_token": handle.access_token(),
                     "webhook_secret": handle.webhook_secret(),
+                    "state_url": format!("{}/_sim/state", handle.base_url()),
+                })
+            );
+            let stop = CancellationToken::new();
+            super::spawn_signal_handler(stop.clone());
+            stop.cancelled().await;
+            handle.stop();
+            Ok(())
+        }
+        "square" => {
+            use chansync_square::sim;
+            let mut cfg = sim::SimConfig {
+                seed: args.seed,
+                orders: args.orders,
+                ..Default::default()
+            };
+            if let Some(t) = args.access_token {
+                cfg.access_token = t;
+            }
+            if let Some(s) = args.webhook_secret {
+                cfg.signature_key = s;
+            }
+            cfg.webhook_to = args.webhook_to;
+            if !(0.0..=1.0).contains(&args.webhook_loss) {
+                return Err(Failure::Usage(
+                    "--webhook-loss must be between 0 and 1".into(),
+                ));
+            }
+            cfg.webhook_loss = args.webhook_loss;
+            if !(args.trickle_every > 0.0 && args.trickle_every.is_finite()) {
+                return Err(Failure::Usage(
+                    "--trickle-every must be a positive number of seconds".into(),
+                ));
+            }
+            cfg.trickle_every = Duration::from_secs_f64(args.trickle_every);
+            let handle = sim::start(cfg, listen)
+                .await
+                .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot listen on {listen}: {e}")))?;
+            println!(
+                "{}",
+                json!({
+                    "kind": "square",
+                    "base_url": handle.base_url(),
+                    "access_token": handle.access_token(),
+                    // Square's signature key is the config's `webhook_secret`.
+                    "webhook_secret": handle.signature_key(),
+                    "location_ids": sim::location_ids(),
                     "state_url": format!("{}/_sim/state", handle.base_url()),
                 })
             );
