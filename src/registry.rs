@@ -7,6 +7,7 @@ static FACTORIES: &[&dyn ConnectorFactory] = &[
     &chansync_shopify::ShopifyFactory,
     &chansync_odoo::OdooFactory,
     &chansync_square::SquareFactory,
+    &chansync_amazon::AmazonFactory,
 ];
 
 /// The connector kinds this build knows.
