@@ -1,8 +1,6 @@
 //! What the integration tests share: a Shopify simulator on loopback and the
 //! daemon running against it in-process, each with its own temp store.
 
-#![allow(dead_code)] // each test file uses a different part
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,12 +1,10 @@
 //! A POS as a store's source of stock: Square's counts are the store's on
 //! hand, and an in-store sale lowers what the Shopify shop publishes.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{Harness, Intake, Setup};
 use chansync_square::sim as square;
-use common::{Harness, Intake, Setup};
 
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -2,12 +2,10 @@
 //! with a health state, recent orders with where they ship from, low stock,
 //! and dead letters whose replay button requeues them.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{Harness, Intake, Setup};
 use chansync::store::{Actor, OutboxFilter};
-use common::{Harness, Intake, Setup};
 
 const TOKEN: &str = "status-page-token-91";
 

@@ -1,11 +1,9 @@
 //! The admin API over HTTP against a running daemon: the bearer token, the
 //! same JSON as the CLI, and the actions (stock set, fulfil, cancel, replay).
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Harness, Intake, Setup};
+use crate::common::{Harness, Intake, Setup};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "admin-token-7f3c9a1e";

@@ -2,13 +2,11 @@
 //! reaches Odoo as a confirmed sale order; Odoo's stock is the warehouse's on
 //! hand; the delivery Odoo validates comes back as the order's shipment.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{Harness, Intake, Setup};
 use chansync_odoo::sim as odoo;
 use chansync_sdk::model::OrderStatus;
-use common::{Harness, Intake, Setup};
 
 const WAIT: Duration = Duration::from_secs(30);
 

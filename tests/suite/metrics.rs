@@ -1,11 +1,9 @@
 //! `GET /metrics` on a running daemon: Prometheus text with the counters and
 //! gauges a sysadmin alerts on, moving as orders and webhooks flow.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{post_webhook, sign, Harness, Intake, Setup};
+use crate::common::{post_webhook, sign, Harness, Intake, Setup};
 
 fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()

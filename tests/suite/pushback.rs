@@ -2,14 +2,12 @@
 //! loopback. Stock levels, fulfilments and cancellations reach the channel
 //! through the outbox, once, within its limits, surviving its faults.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::common::{Harness, Intake, Setup};
 use chansync::store::{Actor, OutboxFilter};
 use chansync_shopify::sim::{self, Faults, SimConfig};
-use common::{Harness, Intake, Setup};
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -2,13 +2,11 @@
 //! by webhook, by poll and by both, exactly once; bad deliveries are refused
 //! or kept for inspection and never change an order.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{post_webhook, sign, Harness, Intake, Setup};
 use chansync_sdk::model::OrderStatus;
 use chansync_shopify::sim::SimConfig;
-use common::{post_webhook, sign, Harness, Intake, Setup};
 
 const CATCH_UP: Duration = Duration::from_secs(30);
 

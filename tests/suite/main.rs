@@ -1,0 +1,19 @@
+//! chansync's integration tests, linked into one binary so that a clean
+//! build links the daemon and the simulators once, not once per file. Each
+//! module is one area; run one with `cargo test --test suite intake::`.
+
+mod common;
+
+mod admin_api;
+mod bad_config;
+mod cli;
+mod dispatch;
+mod erp;
+mod intake;
+mod inventory;
+mod metrics;
+mod pos;
+mod pushback;
+mod secrets;
+mod status_page;
+mod systemd;
