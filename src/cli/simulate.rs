@@ -12,7 +12,7 @@ use super::{parse_addr, CmdResult, Failure};
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// The channel kind to simulate (shopify, square, odoo).
+    /// The channel kind to simulate (shopify, amazon, square, odoo).
     kind: String,
     /// Address to serve the channel's API on.
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -39,6 +39,10 @@ pub struct SimulateArgs {
     /// Lift the channel's throttling (for benchmarks).
     #[arg(long)]
     unthrottled: bool,
+    /// Amazon: multiply every usage plan's rate by this (1 = Amazon's
+    /// defaults); the printed `rate_limits` go in the connector's config.
+    #[arg(long, default_value_t = 1.0)]
+    rate_scale: f64,
     /// Seconds between new orders when trickling (no --orders).
     #[arg(long, default_value_t = 1.0)]
     trickle_every: f64,
@@ -137,6 +141,52 @@ pub async fn run(args: SimulateArgs) -> CmdResult {
                     "state_url": format!("{}/_sim/state", handle.base_url()),
                 })
             );
+            let stop = CancellationToken::new();
+            super::spawn_signal_handler(stop.clone());
+            stop.cancelled().await;
+            handle.stop();
+            Ok(())
+        }
+        "amazon" => {
+            use chansync_amazon::sim;
+            if args.webhook_to.is_some() {
+                return Err(Failure::Usage(
+                    "Amazon sends no webhooks to sellers' servers; chansync polls it".into(),
+                ));
+            }
+            if args.access_token.is_some() {
+                return Err(Failure::Usage(
+                    "Amazon signs in with Login with Amazon; the simulator prints its client id, secret and refresh token".into(),
+                ));
+            }
+            if !(args.rate_scale > 0.0 && args.rate_scale.is_finite()) {
+                return Err(Failure::Usage(
+                    "--rate-scale must be a positive number".into(),
+                ));
+            }
+            if !(args.trickle_every > 0.0 && args.trickle_every.is_finite()) {
+                return Err(Failure::Usage(
+                    "--trickle-every must be a positive number of seconds".into(),
+                ));
+            }
+            let cfg = sim::SimConfig {
+                seed: args.seed,
+                orders: args.orders,
+                trickle_every: Duration::from_secs_f64(args.trickle_every),
+                throttle: !args.unthrottled,
+                rate_scale: args.rate_scale,
+                ..Default::default()
+            };
+            let handle = sim::start(cfg, listen)
+                .await
+                .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot listen on {listen}: {e}")))?;
+            let mut info = handle.credentials();
+            info["kind"] = json!("amazon");
+            info["base_url"] = json!(handle.base_url());
+            info["lwa_endpoint"] = json!(handle.lwa_endpoint());
+            info["rate_limits"] = handle.rate_limits();
+            info["state_url"] = json!(format!("{}/_sim/state", handle.base_url()));
+            println!("{info}");
             let stop = CancellationToken::new();
             super::spawn_signal_handler(stop.clone());
             stop.cancelled().await;

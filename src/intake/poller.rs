@@ -32,27 +32,58 @@ pub async fn run(
 /// One tick: the order sweep, then on-hand counts where this connector is
 /// a location's source of truth.
 pub async fn sweep(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) {
-    sweep_orders(rt, inst, shutdown).await;
+    let name = &inst.name;
+    if let Err(e) = rt.store.poll_started(name).await {
+        tracing::error!(connector = %name, error = %e, "could not record poll start");
+    }
+    // A tick reads whatever the connector offers; the first failure is what
+    // `chansync connectors` and the status page show.
+    let (seen, mut error) = sweep_orders(rt, inst, shutdown).await;
     if !shutdown.is_cancelled() {
-        read_stock(rt, inst).await;
+        if let Err(e) = read_stock(rt, inst).await {
+            error.get_or_insert(e);
+        }
     }
     if !shutdown.is_cancelled() {
-        read_shipments(rt, inst, shutdown).await;
+        if let Err(e) = read_shipments(rt, inst, shutdown).await {
+            error.get_or_insert(e);
+        }
     }
+    let rl = inst
+        .connector
+        .rate_limit_state()
+        .and_then(|s| serde_json::to_value(s).ok());
+    if let Err(e) = rt
+        .store
+        .poll_finished(name, error.as_deref(), rl.as_ref())
+        .await
+    {
+        tracing::error!(connector = %name, error = %e, "could not record poll end");
+    }
+    tracing::debug!(connector = %name, orders = seen, "poll sweep done");
+    rt.publish(Event::PollDone {
+        connector: name.clone(),
+        orders: seen,
+        error,
+    });
 }
 
 /// Records the shipments a channel made for orders chansync sent it (an
 /// ERP's deliveries); each page commits with its cursor.
-pub async fn read_shipments(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) {
+pub async fn read_shipments(
+    rt: &Runtime,
+    inst: &Instance,
+    shutdown: &CancellationToken,
+) -> Result<(), String> {
     let Some(source) = inst.connector.shipment_source() else {
-        return;
+        return Ok(());
     };
     let name = &inst.name;
     let mut cursor = match rt.store.sync_cursor(name, "shipments").await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(connector = %name, error = %e, "could not read the shipments cursor");
-            return;
+            return Err(e.to_string());
         }
     };
     loop {
@@ -60,7 +91,7 @@ pub async fn read_shipments(rt: &Runtime, inst: &Instance, shutdown: &Cancellati
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(connector = %name, error = %e, "could not read shipments; the next tick tries again");
-                return;
+                return Err(e.to_string());
             }
         };
         match rt
@@ -74,20 +105,20 @@ pub async fn read_shipments(rt: &Runtime, inst: &Instance, shutdown: &Cancellati
             Ok(_) => {}
             Err(e) => {
                 tracing::error!(connector = %name, error = %e, "could not store shipments; they will be read again");
-                return;
+                return Err(e.to_string());
             }
         }
         cursor = Some(page.cursor);
         if !page.has_more || shutdown.is_cancelled() {
-            return;
+            return Ok(());
         }
     }
 }
 
 /// Reads on hand from a source-of-truth connector into its locations.
-pub async fn read_stock(rt: &Runtime, inst: &Instance) {
+pub async fn read_stock(rt: &Runtime, inst: &Instance) -> Result<(), String> {
     let Some(source) = inst.connector.stock_source() else {
-        return;
+        return Ok(());
     };
     let sourced = rt
         .store
@@ -96,38 +127,42 @@ pub async fn read_stock(rt: &Runtime, inst: &Instance) {
         .iter()
         .any(|s| s.source.as_ref().is_some_and(|r| r.connector == inst.name));
     if !sourced {
-        return;
+        return Ok(());
     }
     match source.read_on_hand().await {
         Ok(counts) => match rt.store.apply_on_hand(&inst.name, &counts).await {
             Ok(n) => {
-                tracing::debug!(connector = %inst.name, counts = counts.len(), applied = n, "on hand read")
+                tracing::debug!(connector = %inst.name, counts = counts.len(), applied = n, "on hand read");
+                Ok(())
             }
             Err(e) => {
-                tracing::error!(connector = %inst.name, error = %e, "could not store on-hand counts")
+                tracing::error!(connector = %inst.name, error = %e, "could not store on-hand counts");
+                Err(e.to_string())
             }
         },
         Err(e) => {
-            tracing::warn!(connector = %inst.name, error = %e, "could not read on hand; the next tick tries again")
+            tracing::warn!(connector = %inst.name, error = %e, "could not read on hand; the next tick tries again");
+            Err(e.to_string())
         }
     }
 }
 
 /// Pages through changed orders until the channel has nothing more, an
 /// error, or shutdown.
-async fn sweep_orders(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) {
+async fn sweep_orders(
+    rt: &Runtime,
+    inst: &Instance,
+    shutdown: &CancellationToken,
+) -> (usize, Option<String>) {
     let Some(source) = inst.connector.orders() else {
-        return;
+        return (0, None);
     };
     let name = &inst.name;
-    if let Err(e) = rt.store.poll_started(name).await {
-        tracing::error!(connector = %name, error = %e, "could not record poll start");
-    }
     let mut cursor = match rt.store.poll_state(name).await {
         Ok(s) => s.and_then(|s| s.cursor),
         Err(e) => {
             tracing::error!(connector = %name, error = %e, "could not read the poll cursor");
-            return;
+            return (0, Some(e.to_string()));
         }
     };
     let mut seen = 0usize;
@@ -181,21 +216,5 @@ async fn sweep_orders(rt: &Runtime, inst: &Instance, shutdown: &CancellationToke
             break;
         }
     }
-    let rl = inst
-        .connector
-        .rate_limit_state()
-        .and_then(|s| serde_json::to_value(s).ok());
-    if let Err(e) = rt
-        .store
-        .poll_finished(name, error.as_deref(), rl.as_ref())
-        .await
-    {
-        tracing::error!(connector = %name, error = %e, "could not record poll end");
-    }
-    tracing::debug!(connector = %name, orders = seen, "poll sweep done");
-    rt.publish(Event::PollDone {
-        connector: name.clone(),
-        orders: seen,
-        error,
-    });
+    (seen, error)
 }

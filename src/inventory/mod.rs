@@ -88,11 +88,18 @@ impl Policy {
             .iter()
             .map(|k| {
                 let has = |cap| k.capabilities.contains(&cap);
+                // A location's source of stock is never published to: its
+                // counts are the truth there, and a published level written
+                // back would be read again as on hand.
+                let sources = c
+                    .locations
+                    .iter()
+                    .any(|l| l.source.as_ref().is_some_and(|s| s.connector == k.name));
                 (
                     k.name.clone(),
                     Channel {
                         stock: k.stock.clone(),
-                        pushes_stock: has(Capability::PushStock) && k.stock.publish,
+                        pushes_stock: has(Capability::PushStock) && k.stock.publish && !sources,
                         pushes_fulfillment: has(Capability::PushFulfillment),
                         cancels: has(Capability::Cancel),
                         sinks_orders: has(Capability::CreateOrders),

@@ -6,6 +6,7 @@
 //! briefly; what still fails goes back to the outbox with exponential backoff
 //! and jitter, or to the dead letters when it is permanent or out of tries.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -304,6 +305,18 @@ impl Dispatch<'_> {
             ))));
         };
         order.allocations.retain(|a| a.location == location);
+        // The ERP ships products, not listings: a bundle line goes as its
+        // parts (its price on the first).
+        let mut parts = BTreeMap::new();
+        for l in &order.lines {
+            if let Some(cs) = &l.channel_sku {
+                let p = self.store.bundle_parts(&order.connector, cs).await?;
+                if !p.is_empty() {
+                    parts.insert(cs.clone(), p);
+                }
+            }
+        }
+        expand_bundles(&mut order, &parts);
         let channel_location = self
             .store
             .policy()
@@ -331,5 +344,131 @@ impl Dispatch<'_> {
                 .await?;
         }
         Ok(rows.len())
+    }
+}
+
+/// Replaces each bundle line (by channel SKU, in `parts`) with a line per
+/// part: `quantity × units` of the part's master SKU. The first part
+/// carries the line's money (unit price = what the bundle line cost per
+/// unit of that part), the others ship at zero, so the order's totals stay
+/// what the channel charged.
+fn expand_bundles(
+    order: &mut chansync_sdk::model::Order,
+    parts: &BTreeMap<String, Vec<(String, i64)>>,
+) {
+    use rust_decimal::Decimal;
+    let mut lines = Vec::with_capacity(order.lines.len());
+    for l in order.lines.drain(..) {
+        let Some(bundle) = l.channel_sku.as_ref().and_then(|cs| parts.get(cs)) else {
+            lines.push(l);
+            continue;
+        };
+        for (i, (sku, units)) in bundle.iter().enumerate() {
+            let quantity = l
+                .quantity
+                .saturating_mul(u32::try_from(*units).unwrap_or(1));
+            let mut part = l.clone();
+            // `LINE/SKU`: shipments of the part fold back into the line.
+            part.external_id = format!("{}/{sku}", l.external_id);
+            part.sku = Some(sku.clone());
+            part.title = format!("{} — {sku}", l.title);
+            part.quantity = quantity;
+            if i == 0 && quantity > 0 {
+                part.unit_price = ((l.total + l.discount) / Decimal::from(quantity))
+                    .round_dp(6)
+                    .normalize();
+            } else {
+                part.unit_price = Decimal::ZERO;
+                part.total = Decimal::ZERO;
+                part.tax = Decimal::ZERO;
+                part.discount = Decimal::ZERO;
+            }
+            lines.push(part);
+        }
+    }
+    order.lines = lines;
+}
+
+#[cfg(test)]
+mod bundle_tests {
+    use super::*;
+    use chansync_sdk::model::{Order, OrderLine};
+    use rust_decimal::Decimal;
+
+    fn line(id: &str, sku: &str, qty: u32, unit: &str, discount: &str) -> OrderLine {
+        let unit: Decimal = unit.parse().unwrap();
+        let discount: Decimal = discount.parse().unwrap();
+        OrderLine {
+            external_id: id.into(),
+            sku: Some(sku.into()),
+            channel_sku: Some(sku.into()),
+            title: sku.into(),
+            quantity: qty,
+            unit_price: unit,
+            total: unit * Decimal::from(qty) - discount,
+            tax: "1.00".parse().unwrap(),
+            discount,
+        }
+    }
+
+    #[test]
+    fn a_bundle_ships_as_its_parts_and_keeps_its_price() {
+        let json = serde_json::json!({
+            "id": "7", "connector": "amazon", "channel_kind": "amazon", "external_id": "A-1",
+            "external_number": null, "status": "allocated", "payment_status": "paid",
+            "currency": "EUR", "subtotal": "0", "shipping_total": "0", "tax_total": "0",
+            "discount_total": "0", "total": "0", "placed_at": "2026-11-23T00:00:00Z",
+            "updated_at": "2026-11-23T00:00:00Z", "customer": {"name": null, "email": null},
+            "shipping_address": null, "lines": [], "allocations": [], "fulfillments": []
+        });
+        let mut order: Order = serde_json::from_value(json).unwrap();
+        order.lines = vec![
+            line("1", "AMZ-CABLE-3PK", 2, "10.00", "0.00"),
+            line("2", "AMZ-GIFTSET-1", 1, "34.00", "4.00"),
+            line("3", "SKU-PEN-1", 1, "48.00", "0.00"),
+        ];
+        let before: Decimal = order.lines.iter().map(|l| l.total).sum();
+        let parts = BTreeMap::from([
+            (
+                "AMZ-CABLE-3PK".to_owned(),
+                vec![("SKU-CABLE-1".to_owned(), 3)],
+            ),
+            (
+                "AMZ-GIFTSET-1".to_owned(),
+                vec![("SKU-MUG-1".to_owned(), 1), ("SKU-COFFEE-1".to_owned(), 1)],
+            ),
+        ]);
+        expand_bundles(&mut order, &parts);
+        let shipped: Vec<(Option<&str>, u32)> = order
+            .lines
+            .iter()
+            .map(|l| (l.sku.as_deref(), l.quantity))
+            .collect();
+        assert_eq!(
+            shipped,
+            [
+                (Some("SKU-CABLE-1"), 6),
+                (Some("SKU-MUG-1"), 1),
+                (Some("SKU-COFFEE-1"), 1),
+                (Some("SKU-PEN-1"), 1)
+            ]
+        );
+        let after: Decimal = order.lines.iter().map(|l| l.total).sum();
+        assert_eq!(before, after, "the order's value is unchanged");
+        // 2 packs at 10.00 are 6 cables at 20/6 each.
+        let cable = &order.lines[0];
+        assert_eq!(
+            (cable.unit_price * Decimal::from(6)).round_dp(2),
+            "20.00".parse().unwrap()
+        );
+        let mug = &order.lines[1];
+        assert_eq!(
+            mug.unit_price,
+            "34".parse().unwrap(),
+            "price before the discount"
+        );
+        assert_eq!(mug.discount, "4.00".parse().unwrap());
+        assert_eq!(order.lines[2].total, Decimal::ZERO);
+        assert_ne!(order.lines[0].external_id, order.lines[1].external_id);
     }
 }

@@ -561,7 +561,7 @@ pub(super) async fn settle(
     order_id: i64,
 ) -> Result<Settled, StoreError> {
     let row = sqlx::query(
-        "SELECT connector, channel_status, fulfilled_by, local_status, status, shipping_address FROM orders WHERE id = ?",
+        "SELECT connector, channel_status, fulfilled_by, local_status, status, payment_status, shipping_address FROM orders WHERE id = ?",
     )
     .bind(order_id)
     .fetch_one(&mut **tx)
@@ -576,6 +576,10 @@ pub(super) async fn settle(
         .parse()
         .map_err(StoreError::Corrupt)?;
     let local: Option<String> = row.get("local_status");
+    // An ERP ships what it is sent: an order waits for its payment to be
+    // authorized (Amazon's `Pending`) before it goes there. Its stock is
+    // reserved meanwhile, as the marketplace reserves it too.
+    let payable = row.get::<String, _>("payment_status") != "pending";
     let current: OrderStatus = row
         .get::<String, _>("status")
         .parse()
@@ -618,13 +622,19 @@ pub(super) async fn settle(
         // marketplace, or a record-only rule: kept, not routed.
         OrderStatus::Open
     } else if has_reserved {
+        if payable {
+            let picks = reserved_picks(tx, order_id).await?;
+            enqueue_sinks(tx, policy, order_id, &picks).await?;
+        }
         OrderStatus::Allocated
     } else {
         let routed = route_order(tx, policy, order_id, &connector, country.as_deref()).await?;
         let status = match &routed {
             Routed::Allocated(picks) => {
                 out.touched.extend(picks.iter().map(|p| p.sku.clone()));
-                enqueue_sinks(tx, policy, order_id, picks).await?;
+                if payable {
+                    enqueue_sinks(tx, policy, order_id, picks).await?;
+                }
                 OrderStatus::Allocated
             }
             Routed::Nothing => OrderStatus::Open,
@@ -798,6 +808,22 @@ pub(super) async fn enqueue_stock(
 }
 
 /// Queues the order for each ERP that sources a location it was routed to.
+/// What an order holds reserved, as routing picked it.
+async fn reserved_picks(tx: &mut Tx, order_id: i64) -> Result<Vec<route::Pick>, StoreError> {
+    Ok(allocations(tx, order_id, "reserved")
+        .await?
+        .into_iter()
+        .map(|(_, line, sku, location, quantity)| route::Pick {
+            line,
+            sku,
+            location,
+            quantity,
+        })
+        .collect())
+}
+
+/// Queues the order for the ERPs that run the locations it ships from, once
+/// per location.
 async fn enqueue_sinks(
     tx: &mut Tx,
     policy: &Policy,
@@ -817,6 +843,17 @@ async fn enqueue_sinks(
             continue;
         }
         let key = format!("{order_id}@{loc}");
+        // Once per order and location, whatever became of the first.
+        let sent = sqlx::query(
+            "SELECT 1 FROM outbox WHERE connector = ? AND kind = 'sink_order' AND key = ?",
+        )
+        .bind(&src.connector)
+        .bind(&key)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if sent.is_some() {
+            continue;
+        }
         let payload = serde_json::json!({ "order_id": order_id, "location": loc });
         enqueue(
             tx,

@@ -60,6 +60,28 @@ impl From<sqlx::Error> for CommandError {
 }
 
 impl Store {
+    /// The master SKUs × units a channel SKU of a connector stands for, when
+    /// it is a bundle (several parts, or several units of one); else empty.
+    pub async fn bundle_parts(
+        &self,
+        connector: &str,
+        channel_sku: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT master_sku, quantity FROM sku_map WHERE connector = ? AND channel_sku = ? ORDER BY rowid")
+            .bind(connector)
+            .bind(channel_sku)
+            .fetch_all(&self.reader)
+            .await?;
+        let parts: Vec<(String, i64)> = rows
+            .iter()
+            .map(|r| (r.get("master_sku"), r.get("quantity")))
+            .collect();
+        Ok(match parts.as_slice() {
+            [(_, 1)] | [] => Vec::new(),
+            _ => parts,
+        })
+    }
+
     /// Sets on hand (and optionally safety stock) of `sku` at `location`;
     /// waiting orders are routed again and channels get the new level.
     pub async fn set_on_hand(
@@ -356,6 +378,12 @@ impl Store {
                 .iter()
                 .map(|l| (l.external_id.clone(), i64::from(l.quantity)))
                 .collect();
+            let lines = fold_bundle_parts(&mut tx, order_id, lines).await?;
+            if lines.is_empty() && !f.lines.is_empty() {
+                tracing::warn!(connector, order_id, shipment = %sh.shipment_id,
+                    "shipment holds no complete bundle set; not recorded (parts of one set shipped in separate deliveries are not combined)");
+                continue;
+            }
             let tracking = f.tracking.clone().unwrap_or_else(|| sh.shipment_id.clone());
             let ship = Ship {
                 location: &location,
@@ -611,6 +639,62 @@ struct Ship<'a> {
 
 /// Records a shipment in the caller's transaction: consumes reservations,
 /// settles the status, queues the push to the order's channel and stock pushes.
+/// Shipment lines of bundle parts (`LINE/MASTER_SKU`, as the ERP was sent
+/// them) become lines of the bundle: as many sets as the scarcest part
+/// shipped makes. Other lines pass through.
+async fn fold_bundle_parts(
+    tx: &mut super::inventory::Tx,
+    order_id: i64,
+    lines: BTreeMap<String, i64>,
+) -> Result<BTreeMap<String, i64>, StoreError> {
+    if !lines.keys().any(|l| l.contains('/')) {
+        return Ok(lines);
+    }
+    let rows = sqlx::query("SELECT l.external_id, l.channel_sku, o.connector FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.order_id = ?")
+        .bind(order_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut out = BTreeMap::new();
+    let mut sets: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for (id, q) in lines {
+        let base = id.split_once('/').filter(|(b, _)| {
+            !rows.iter().any(|r| r.get::<String, _>("external_id") == id)
+                && rows.iter().any(|r| r.get::<String, _>("external_id") == *b)
+        });
+        match base {
+            Some((b, sku)) => {
+                sets.entry(b.to_owned())
+                    .or_default()
+                    .insert(sku.to_owned(), q);
+            }
+            None => {
+                out.insert(id, q);
+            }
+        }
+    }
+    for (base, shipped) in sets {
+        let Some(row) = rows
+            .iter()
+            .find(|r| r.get::<String, _>("external_id") == base)
+        else {
+            continue;
+        };
+        let Some(cs) = row.get::<Option<String>, _>("channel_sku") else {
+            continue;
+        };
+        let parts = inventory::parts_of(tx, &row.get::<String, _>("connector"), &cs).await?;
+        let complete = parts
+            .iter()
+            .map(|(sku, units)| shipped.get(sku).copied().unwrap_or(0) / (*units).max(1))
+            .min()
+            .unwrap_or(0);
+        if complete > 0 {
+            out.insert(base, complete);
+        }
+    }
+    Ok(out)
+}
+
 async fn record_shipment(
     tx: &mut super::inventory::Tx,
     policy: &crate::inventory::Policy,

@@ -89,18 +89,33 @@ fn assert_complete(o: &Value) {
         dec(&o["subtotal"]),
         "subtotal = Σ line totals in {o}"
     );
-    assert_eq!(
-        dec(&o["subtotal"]) + dec(&o["shipping_total"]) + dec(&o["tax_total"]),
-        dec(&o["total"]),
-        "total = subtotal + shipping + tax in {o}"
+    // Tax on top of the prices, or (Amazon's European marketplaces, shops
+    // that price with tax) inside them.
+    let before_tax = dec(&o["subtotal"]) + dec(&o["shipping_total"]);
+    assert!(
+        dec(&o["total"]) == before_tax + dec(&o["tax_total"]) || dec(&o["total"]) == before_tax,
+        "total = subtotal + shipping (+ tax unless included) in {o}"
     );
+    // An in-store sale ships nowhere; every other order has a country.
     let a = &o["shipping_address"];
+    if a.is_null() {
+        match o["channel_kind"].as_str() {
+            Some("square") => assert_eq!(o["status"], "fulfilled", "handed over in the store: {o}"),
+            // Amazon shows the address once the payment is authorized.
+            Some("amazon") => assert_eq!(o["payment_status"], "pending", "{o}"),
+            _ => panic!("only POS sales and pending Amazon orders lack an address: {o}"),
+        }
+        return;
+    }
     let country = a["country_code"].as_str().unwrap();
     assert!(
         country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase()),
         "{country}"
     );
-    assert!(a["line1"].as_str().is_some_and(|s| !s.is_empty()));
+    // Amazon shows a street only to sellers with restricted-data access.
+    if o["channel_kind"] != "amazon" {
+        assert!(a["line1"].as_str().is_some_and(|s| !s.is_empty()), "{o}");
+    }
 }
 
 #[test]
@@ -120,9 +135,24 @@ fn demo_leaves_a_store_the_other_commands_can_read() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("summary"), "{stdout}");
+    // The summary's table: every channel's orders reached the store, and no
+    // simulator answered a 429.
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.len() == 9 && ["Shopify", "Amazon", "Square", "Odoo"].contains(&w[1]))
+        .collect();
+    assert_eq!(rows.len(), 4, "a row per simulator: {stdout}");
+    for r in &rows {
+        assert_eq!(r[5], "0", "no 429 from {}: {stdout}", r[1]);
+        if r[1] != "Odoo" {
+            assert_eq!(r[3], "0", "nothing missing from {}: {stdout}", r[1]);
+        }
+    }
+    let erp = rows.iter().find(|r| r[1] == "Odoo").unwrap();
     assert!(
-        stdout.contains(" 0 are missing from the store or behind it"),
-        "{stdout}"
+        erp[8].parse::<u32>().unwrap() > 0,
+        "orders were routed to the Odoo warehouses: {stdout}"
     );
 
     let config = data.join("chansync.toml");
@@ -136,8 +166,16 @@ fn demo_leaves_a_store_the_other_commands_can_read() {
     );
     for o in orders {
         assert_complete(o);
-        assert_eq!(o["channel_kind"], "shopify");
     }
+    let kinds: std::collections::BTreeSet<_> = orders
+        .iter()
+        .map(|o| o["channel_kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["amazon", "shopify", "square"].into_iter().collect(),
+        "orders from the three selling channels"
+    );
     let currencies: std::collections::BTreeSet<_> = orders
         .iter()
         .map(|o| o["currency"].as_str().unwrap())
@@ -158,9 +196,16 @@ fn demo_leaves_a_store_the_other_commands_can_read() {
     );
 
     let connectors = json_of(&["connectors", "--config", config, "--format", "json"]);
+    let connectors = connectors.as_array().unwrap();
+    let kinds: Vec<_> = connectors
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["shopify", "amazon", "square", "odoo"]);
+    for c in connectors {
+        assert_eq!(c["last_poll_ok"], true, "{c}");
+    }
     let shop = &connectors[0];
-    assert_eq!(shop["kind"], "shopify");
-    assert_eq!(shop["last_poll_ok"], true);
     assert!(shop["capabilities"]
         .as_array()
         .unwrap()

@@ -524,3 +524,129 @@ async fn a_source_of_truth_sets_on_hand_at_its_location_and_releases_waiting_ord
         .iter()
         .any(|h| h["actor"] == "connector:pos" && h["kind"] == "set_on_hand"));
 }
+
+/// A store whose `leeds` warehouse is run by an ERP connector `erp`.
+async fn erp_store() -> (Store, tempfile::TempDir) {
+    let mut p = policy(false);
+    for s in &mut p.sites {
+        if s.name == "leeds" {
+            s.source = Some(chansync::config::StockSourceRef {
+                connector: "erp".into(),
+                location: Some("WH".into()),
+            });
+        }
+    }
+    let mut erp = channel("1", 0);
+    erp.pushes_stock = false;
+    erp.pushes_fulfillment = false;
+    erp.cancels = false;
+    erp.sinks_orders = true;
+    p.channels.insert("erp".into(), erp);
+    store(p).await
+}
+
+async fn sinks(s: &Store) -> Vec<String> {
+    s.outbox_list(&OutboxFilter {
+        connector: Some("erp".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|r| r.kind == "sink_order")
+    .map(|r| r.key)
+    .collect()
+}
+
+#[tokio::test]
+async fn an_unpaid_order_reserves_but_reaches_the_erp_once_paid_and_only_once() {
+    let (s, _d) = erp_store().await;
+    set(&s, "MUG", "leeds", 5).await;
+    let mut o = order("1", "GB", &[("MUG", 2)]);
+    o.payment_status = PaymentStatus::Pending;
+    let stored = apply(&s, "shop-a", &o).await;
+    assert_eq!(stored.status, OrderStatus::Allocated, "stock is held");
+    assert!(
+        sinks(&s).await.is_empty(),
+        "the warehouse is not asked to ship an unpaid order"
+    );
+
+    o.payment_status = PaymentStatus::Authorized;
+    o.updated_at = "2026-11-01T10:05:00+01:00".parse().unwrap();
+    apply(&s, "shop-a", &o).await;
+    assert_eq!(sinks(&s).await, [format!("{}@leeds", stored.id)]);
+
+    // Later changes of the order do not send it again.
+    o.payment_status = PaymentStatus::Paid;
+    o.updated_at = "2026-11-01T10:09:00+01:00".parse().unwrap();
+    apply(&s, "shop-a", &o).await;
+    assert_eq!(sinks(&s).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_erp_shipment_of_bundle_parts_ships_the_bundle_line() {
+    let (s, _d) = erp_store().await;
+    s.import_skus(&[
+        SkuMapping {
+            connector: "shop-a".into(),
+            channel_sku: "GIFT-SET".into(),
+            master_sku: "MUG".into(),
+            quantity: 2,
+        },
+        SkuMapping {
+            connector: "shop-a".into(),
+            channel_sku: "GIFT-SET".into(),
+            master_sku: "TEA".into(),
+            quantity: 1,
+        },
+    ])
+    .await
+    .unwrap();
+    set(&s, "MUG", "leeds", 10).await;
+    set(&s, "TEA", "leeds", 10).await;
+    let stored = apply(&s, "shop-a", &order("1", "GB", &[("GIFT-SET", 2)])).await;
+    assert_eq!(stored.status, OrderStatus::Allocated);
+    let line = stored.lines[0].external_id.clone();
+    let shipment = |id: &str, parts: &[(&str, u32)]| chansync_sdk::Shipment {
+        reference: chansync::store::order_reference(stored.id.parse().unwrap()),
+        shipment_id: id.into(),
+        fulfillment: Fulfillment {
+            location: Some("WH".into()),
+            carrier: Some("DHL".into()),
+            tracking: Some(format!("T-{id}")),
+            lines: parts
+                .iter()
+                .map(|(sku, q)| FulfillmentLine {
+                    external_id: format!("{line}/{sku}"),
+                    quantity: *q,
+                })
+                .collect(),
+        },
+    };
+    // The ERP shipped the mugs of one set but no tea: no set is complete.
+    let none = s
+        .apply_shipments("erp", &[shipment("p1", &[("MUG", 2)])], "c1")
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "an incomplete set ships nothing");
+    // Both sets, complete.
+    let shipped = s
+        .apply_shipments("erp", &[shipment("p2", &[("MUG", 4), ("TEA", 2)])], "c2")
+        .await
+        .unwrap();
+    assert_eq!(shipped.len(), 1);
+    let after = s
+        .get_order(stored.id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.status, OrderStatus::Fulfilled, "{after:?}");
+    assert_eq!(after.fulfillments[0].tracking.as_deref(), Some("T-p2"));
+    let view = s.stock_view(Some("MUG")).await.unwrap();
+    let leeds = view[0]
+        .locations
+        .iter()
+        .find(|l| l.location == "leeds")
+        .unwrap();
+    assert_eq!((leeds.on_hand, leeds.reserved), (6, 0), "four mugs left");
+}

@@ -9,6 +9,7 @@ mod bad_config;
 mod cli;
 mod dispatch;
 mod erp;
+mod four_channels;
 mod intake;
 mod inventory;
 mod metrics;

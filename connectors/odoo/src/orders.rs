@@ -378,12 +378,25 @@ async fn partner(c: &OdooClient, order: &Order) -> Result<(i64, i64), ConnectorE
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .or(email)
-        .ok_or_else(|| {
-            ConnectorError::Permanent(format!(
+        .map(str::to_owned);
+    // Marketplaces hide the buyer from sellers without access to personal
+    // data (Amazon without a restricted data token): the delivery still has
+    // a city and country, and the customer is named after the order.
+    let name = match (name, addr) {
+        (Some(n), _) => n,
+        (None, Some(_)) => format!(
+            "{} customer {}",
+            capitalized(&order.channel_kind),
+            order.external_id
+        ),
+        (None, None) => {
+            return Err(ConnectorError::Permanent(format!(
                 "order {} names no customer and no address to ship to",
                 order.id
-            ))
-        })?;
+            )))
+        }
+    };
+    let name = name.as_str();
     let address = match addr {
         Some(a) => Some(address_vals(c, a).await?),
         None => None,
@@ -441,6 +454,13 @@ async fn partner(c: &OdooClient, order: &Order) -> Result<(i64, i64), ConnectorE
     vals["type"] = json!("delivery");
     let shipping = c.create("res.partner", vals).await?;
     Ok((partner, shipping))
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// A partner's address fields, with the country and state looked up by code.

@@ -428,6 +428,50 @@ async fn orders_are_priced_in_their_currency_or_refused() {
 }
 
 #[tokio::test]
+async fn a_marketplace_order_without_the_buyers_name_ships_to_its_city() {
+    let sim = start(true).await;
+    let c = connector(&sim, "json2", json!({}));
+    let sink = c.order_sink().unwrap();
+    // Amazon without access to personal data: no buyer, a partial address.
+    let mut hidden = order(7, vec![line("a", "SKU-PEN-1", 1, "48.00")], "EUR");
+    hidden.channel_kind = "amazon".into();
+    hidden.external_id = "302-1234567-7654321".into();
+    hidden.customer = Customer {
+        name: None,
+        email: None,
+    };
+    let a = hidden.shipping_address.as_mut().unwrap();
+    a.name = String::new();
+    a.line1 = String::new();
+    sink.create_order(&sink_order(hidden.clone(), "WH"))
+        .await
+        .unwrap();
+    let all = sim.sale_orders();
+    let sale = orders_with_ref(&all, "chansync-7")[0];
+    assert_eq!(
+        sale["partner"]["name"], "Amazon customer 302-1234567-7654321",
+        "{sale}"
+    );
+    assert_eq!(sale["shipping"]["city"], "Berlin", "{sale}");
+    assert_eq!(sale["shipping"]["country"], "DE", "{sale}");
+
+    // With no address either there is nothing to ship to.
+    let mut nowhere = order(8, vec![line("a", "SKU-PEN-1", 1, "48.00")], "EUR");
+    nowhere.customer = hidden.customer.clone();
+    nowhere.shipping_address = None;
+    let err = sink
+        .create_order(&sink_order(nowhere, "WH"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains("no address")),
+        "{err}"
+    );
+    assert!(orders_with_ref(&sim.sale_orders(), "chansync-8").is_empty());
+    sim.stop();
+}
+
+#[tokio::test]
 async fn an_unknown_sku_is_permanent_names_it_and_creates_nothing() {
     for (protocol, json2) in PROTOCOLS {
         let sim = start(json2).await;

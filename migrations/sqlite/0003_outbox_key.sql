@@ -1,0 +1,2 @@
+-- Finding an order's ERP hand-over (and any row by its key) without a scan.
+CREATE INDEX outbox_key ON outbox (connector, kind, key);
