@@ -100,7 +100,9 @@ pub async fn drain_once(
     for kind in store.outbox_due_kinds(&inst.name).await? {
         handled += match kind.as_str() {
             "stock" => d.send_stock(&policy).await?,
-            "fulfillment" | "cancel" | "sink_order" => d.send_one_by_one(&kind, &policy).await?,
+            "fulfillment" | "cancel" | "sink_order" | "sink_cancel" => {
+                d.send_one_by_one(&kind, &policy).await?
+            }
             other => {
                 tracing::warn!(connector = %inst.name, kind = other, "unknown outbox kind; left alone");
                 0
@@ -249,6 +251,18 @@ impl Dispatch<'_> {
                         ))),
                     }
                 }
+                "sink_cancel" => match (
+                    inst.connector.order_sink(),
+                    serde_json::from_value::<chansync_sdk::SinkCancel>(r.payload.clone()),
+                ) {
+                    (Some(sink), Ok(req)) => sink.cancel_order(&req).await,
+                    (None, _) => Err(ConnectorError::Permanent(
+                        "this connector cannot take orders".into(),
+                    )),
+                    (_, Err(e)) => Err(ConnectorError::Permanent(format!(
+                        "unreadable outbox payload: {e}"
+                    ))),
+                },
                 "sink_order" => match inst.connector.order_sink() {
                     None => Err(ConnectorError::Permanent("this connector cannot take orders".into())),
                     Some(sink) => match self.sink_order(r).await? {

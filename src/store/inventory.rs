@@ -597,6 +597,13 @@ pub(super) async fn settle(
             out.touched = settle_reserved(tx, order_id, false).await?;
             out.released = true;
         }
+        // Idempotent: a later update of the cancelled order adds nothing.
+        let by = if local.as_deref() == Some("cancelled") {
+            "cancelled in chansync"
+        } else {
+            "cancelled by the channel"
+        };
+        cancel_sinks(tx, policy, order_id, by).await?;
         OrderStatus::Cancelled
     } else if channel == ChannelStatus::Fulfilled {
         if has_reserved && by == FulfilledBy::Merchant {
@@ -864,6 +871,74 @@ async fn enqueue_sinks(
             Some(format!("chansync-sink-{key}")),
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// An order cancelled after routing: a hand-over to an ERP that was never
+/// tried is withdrawn; one that was (or may have been) is followed by a
+/// `sink_cancel`, once per order and location.
+async fn cancel_sinks(
+    tx: &mut Tx,
+    policy: &Policy,
+    order_id: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    for (connector, _) in policy.channels.iter().filter(|(_, c)| c.sinks_orders) {
+        // Keys are `{order_id}@{location}`: the range `id@` ..< `idA`.
+        let rows = sqlx::query(
+            "SELECT id, key, state, attempts FROM outbox
+             WHERE connector = ? AND kind = 'sink_order' AND key >= ? AND key < ?",
+        )
+        .bind(connector)
+        .bind(format!("{order_id}@"))
+        .bind(format!("{order_id}A"))
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in rows {
+            let state: String = r.get("state");
+            let attempts: i64 = r.get("attempts");
+            let key: String = r.get("key");
+            if state == "pending" {
+                sqlx::query("UPDATE outbox SET state = 'superseded', updated_at = ? WHERE id = ?")
+                    .bind(now())
+                    .bind(r.get::<i64, _>("id"))
+                    .execute(&mut **tx)
+                    .await?;
+                if attempts == 0 {
+                    continue;
+                }
+            }
+            if state == "superseded" {
+                continue;
+            }
+            let queued = sqlx::query(
+                "SELECT 1 FROM outbox WHERE connector = ? AND kind = 'sink_cancel' AND key = ?",
+            )
+            .bind(connector)
+            .bind(&key)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if queued.is_some() {
+                continue;
+            }
+            let idempotency_key = format!("chansync-sink-cancel-{key}");
+            let req = chansync_sdk::SinkCancel {
+                reference: crate::store::order_reference(order_id),
+                reason: Some(reason.to_owned()),
+                idempotency_key: idempotency_key.clone(),
+            };
+            let payload = serde_json::to_value(&req).expect("serializes");
+            enqueue(
+                tx,
+                connector,
+                "sink_cancel",
+                &key,
+                &payload,
+                Some(idempotency_key),
+            )
+            .await?;
+        }
     }
     Ok(())
 }

@@ -28,6 +28,8 @@ struct Script {
     fulfilments: Vec<String>,
     /// Orders an ERP received, by reference.
     sink: BTreeMap<String, chansync_sdk::SinkOrder>,
+    /// References the ERP was told to cancel, in order.
+    sink_cancels: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -59,6 +61,15 @@ impl chansync_sdk::OrderSink for Scripted {
             .entry(req.reference.clone())
             .or_insert_with(|| req.clone());
         Ok(format!("SO-{}", req.reference))
+    }
+
+    async fn cancel_order(&self, req: &chansync_sdk::SinkCancel) -> Result<(), ConnectorError> {
+        let mut s = self.0.lock().unwrap();
+        if let Some(e) = s.failures.pop_front() {
+            return Err(e);
+        }
+        s.sink_cancels.push(req.reference.clone());
+        Ok(())
     }
 }
 
@@ -474,6 +485,97 @@ async fn orders_routed_to_an_erp_warehouse_reach_it_and_its_deliveries_come_back
     );
     let v = store.stock_view(Some("A")).await.unwrap();
     assert_eq!((v[0].on_hand, v[0].reserved), (1, 0));
+}
+
+#[tokio::test]
+async fn an_order_cancelled_after_it_reached_the_erp_is_cancelled_there_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let mut p = policy();
+    p.sites[0].source = Some(chansync::config::StockSourceRef {
+        connector: "erp".into(),
+        location: Some("WH".into()),
+    });
+    p.channels.insert(
+        "erp".into(),
+        Channel {
+            stock: StockPolicy::default(),
+            pushes_stock: false,
+            pushes_fulfillment: false,
+            cancels: false,
+            sinks_orders: true,
+        },
+    );
+    let store = Store::open(&url, Synchronous::Normal, OpenMode::Migrate)
+        .await
+        .unwrap()
+        .with_policy(p);
+    let erp = Scripted::default();
+    let erp_inst = Instance {
+        name: "erp".into(),
+        kind: "scripted",
+        connector: Box::new(erp.clone()),
+        poll: None,
+    };
+    let counts = [chansync_sdk::OnHand {
+        channel_sku: "A".into(),
+        channel_location: Some("WH".into()),
+        on_hand: 10,
+    }];
+    store.apply_on_hand("erp", &counts).await.unwrap();
+    let apply = |o: chansync_sdk::model::ChannelOrder| {
+        let store = &store;
+        async move {
+            let inc = chansync::store::Incoming {
+                order: &o,
+                raw: None,
+                source: chansync::store::Source::Webhook,
+            };
+            store
+                .apply_orders("shop", "scripted", &[inc])
+                .await
+                .unwrap()[0]
+                .id()
+        }
+    };
+    let cancelled = |mut o: chansync_sdk::model::ChannelOrder| {
+        o.status = chansync_sdk::model::ChannelStatus::Cancelled;
+        o.updated_at = "2026-11-01T11:00:00Z".parse().unwrap();
+        o
+    };
+
+    // Sent, then cancelled by the channel: the ERP is told, once.
+    let sent = test_order("81", "A", 2);
+    let sent_id = apply(sent.clone()).await;
+    drain(&store, &erp_inst).await;
+    apply(cancelled(sent.clone())).await;
+    let mut again = cancelled(sent);
+    again.updated_at = "2026-11-01T12:00:00Z".parse().unwrap();
+    apply(again).await;
+    // Cancelled before the dispatcher got to it: it is never sent at all.
+    let unsent = test_order("82", "A", 1);
+    let unsent_id = apply(unsent.clone()).await;
+    apply(cancelled(unsent)).await;
+    drain(&store, &erp_inst).await;
+
+    {
+        let s = erp.0.lock().unwrap();
+        assert_eq!(
+            s.sink.keys().collect::<Vec<_>>(),
+            [&chansync::store::order_reference(sent_id)],
+            "only the order that was live reached the ERP"
+        );
+        assert_eq!(
+            s.sink_cancels,
+            [chansync::store::order_reference(sent_id)],
+            "one cancellation, for the order the ERP holds"
+        );
+        assert!(!s
+            .sink
+            .contains_key(&chansync::store::order_reference(unsent_id)));
+    }
+    let v = store.stock_view(Some("A")).await.unwrap();
+    assert_eq!((v[0].on_hand, v[0].reserved), (10, 0), "both released");
 }
 
 fn test_order(id: &str, sku: &str, qty: u32) -> chansync_sdk::model::ChannelOrder {

@@ -10,8 +10,8 @@ use chansync_sdk::model::OrderStatus;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-#[tokio::test]
-async fn an_order_routed_to_an_odoo_warehouse_ships_from_odoo() {
+/// The Shopify harness with an Odoo simulator running its warehouse `WH`.
+async fn with_odoo() -> (odoo::SimHandle, Harness) {
     let erp = odoo::start(odoo::SimConfig::default(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -27,6 +27,12 @@ async fn an_order_routed_to_an_odoo_warehouse_ships_from_odoo() {
         creds["login"].as_str().unwrap(),
     );
     let h = Harness::start(setup).await;
+    (erp, h)
+}
+
+#[tokio::test]
+async fn an_order_routed_to_an_odoo_warehouse_ships_from_odoo() {
+    let (erp, h) = with_odoo().await;
 
     // Odoo's stock for the first order's SKUs, then the order.
     let probe = h.sim.create_orders(1)[0];
@@ -109,6 +115,62 @@ async fn an_order_routed_to_an_odoo_warehouse_ships_from_odoo() {
     );
     assert_eq!(shipped.fulfillments[0].location.as_deref(), Some("main-wh"));
     store.close().await;
+    erp.stop();
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_order_cancelled_in_the_shop_is_cancelled_in_odoo() {
+    let (erp, h) = with_odoo().await;
+    let id = h.sim.create_orders(1)[0];
+    for sku in h
+        .sim
+        .rest_order(id)
+        .unwrap()
+        .line_items
+        .iter()
+        .filter_map(|l| l.sku.clone())
+    {
+        assert!(erp.set_quant(&sku, "WH", 25));
+    }
+    let deadline = Instant::now() + WAIT;
+    let order = loop {
+        if let Some(o) = h
+            .orders()
+            .await
+            .into_iter()
+            .find(|o| o.status == OrderStatus::Allocated)
+        {
+            break o;
+        }
+        assert!(Instant::now() < deadline, "the order was never allocated");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let reference = chansync::store::order_reference(order.id.parse().unwrap());
+    let sale_state = || {
+        erp.sale_orders()
+            .into_iter()
+            .find(|s| s["client_order_ref"] == reference.as_str())
+            .map(|s| s["state"].clone())
+    };
+    while sale_state().is_none() {
+        assert!(Instant::now() < deadline, "Odoo never got the sale order");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The customer cancels in the shop: the warehouse must not ship it.
+    assert!(h.sim.cancel_order(id));
+    while sale_state() != Some("cancel".into()) {
+        assert!(
+            Instant::now() < deadline,
+            "Odoo still has it as {:?}",
+            sale_state()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !erp.ship(reference.as_str(), "TOO-LATE"),
+        "nothing left to ship"
+    );
     erp.stop();
     h.stop().await.unwrap();
 }

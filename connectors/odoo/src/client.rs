@@ -39,6 +39,8 @@ pub(crate) struct Call {
     /// Whether sending it twice is harmless. A call that is not is retried
     /// only when Odoo cannot have run it (refused connection, 429).
     pub idempotent: bool,
+    /// Context keys of this call, beside the connector's own.
+    pub context: Vec<(&'static str, Value)>,
 }
 
 impl Call {
@@ -61,6 +63,7 @@ impl Call {
             args: vec![("domain", domain)],
             kwargs,
             idempotent: true,
+            context: vec![],
         }
     }
 
@@ -73,6 +76,7 @@ impl Call {
             args: vec![("domain", domain)],
             kwargs: vec![("order", json!("id"))],
             idempotent: true,
+            context: vec![],
         }
     }
 
@@ -85,6 +89,7 @@ impl Call {
             args: vec![("fields", json!(fields))],
             kwargs: vec![],
             idempotent: true,
+            context: vec![],
         }
     }
 
@@ -97,7 +102,14 @@ impl Call {
             args: vec![("vals_list", Value::Array(vec![vals]))],
             kwargs: vec![],
             idempotent: false,
+            context: vec![],
         }
+    }
+
+    /// The call with `key` set in its context.
+    pub fn with_context(mut self, key: &'static str, value: Value) -> Call {
+        self.context.push((key, value));
+        self
     }
 
     /// A business method on records, e.g. `sale.order.action_confirm`.
@@ -109,6 +121,7 @@ impl Call {
             args: vec![],
             kwargs: vec![],
             idempotent: false,
+            context: vec![],
         }
     }
 }
@@ -307,11 +320,17 @@ impl OdooClient {
         format!("{}{path}", self.cfg.base_url.trim_end_matches('/'))
     }
 
-    /// The context sent with every call: the configured company, if any.
-    fn context(&self) -> Option<Value> {
-        self.cfg
-            .company_id
-            .map(|c| json!({"allowed_company_ids": [c]}))
+    /// The context sent with a call: the configured company, if any, and
+    /// the call's own keys.
+    fn context(&self, call: &Call) -> Option<Value> {
+        let mut ctx = serde_json::Map::new();
+        if let Some(c) = self.cfg.company_id {
+            ctx.insert("allowed_company_ids".into(), json!([c]));
+        }
+        for (k, v) in &call.context {
+            ctx.insert((*k).into(), v.clone());
+        }
+        (!ctx.is_empty()).then_some(Value::Object(ctx))
     }
 
     /// Runs one HTTP exchange under the rate limiter with the SDK's retries;
@@ -420,7 +439,7 @@ impl OdooClient {
         for (k, v) in call.args.iter().chain(&call.kwargs) {
             body.insert((*k).into(), v.clone());
         }
-        if let Some(ctx) = self.context() {
+        if let Some(ctx) = self.context(call) {
             body.insert("context".into(), ctx);
         }
         let body = Value::Object(body);
@@ -507,7 +526,7 @@ impl OdooClient {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect();
-        if let Some(ctx) = self.context() {
+        if let Some(ctx) = self.context(call) {
             kwargs.insert("context".into(), ctx);
         }
         let op = format!("{}.{}", call.model, call.method);

@@ -15,7 +15,7 @@ mod wire;
 use chansync_sdk::http::{HttpClient, RateLimit, RateLimitState, RetryPolicy};
 use chansync_sdk::{
     async_trait, ConfigError, Connector, ConnectorContext, ConnectorError, ConnectorFactory,
-    OnHand, OrderSink, ShipmentPage, ShipmentSource, SinkOrder, StockSource,
+    OnHand, OrderSink, ShipmentPage, ShipmentSource, SinkCancel, SinkOrder, StockSource,
 };
 
 use crate::client::{ClientConfig, OdooClient, Wire};
@@ -126,6 +126,10 @@ impl StockSource for Odoo {
 impl OrderSink for Odoo {
     async fn create_order(&self, req: &SinkOrder) -> Result<String, ConnectorError> {
         orders::create_order(&self.client, req).await
+    }
+
+    async fn cancel_order(&self, req: &SinkCancel) -> Result<(), ConnectorError> {
+        orders::cancel_order(&self.client, req).await
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chansync_sdk::model::{Address, Order, OrderLine};
-use chansync_sdk::{ConnectorError, SinkOrder};
+use chansync_sdk::{ConnectorError, SinkCancel, SinkOrder};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -196,6 +196,58 @@ pub(crate) async fn create_order(
         .await?;
     tracing::info!(reference = %req.reference, sale_order = id, "sale order created and confirmed in Odoo");
     Ok(id.to_string())
+}
+
+/// Cancels the sale order made under `req.reference` and its deliveries
+/// that have not left. Nothing under the reference, or a cancelled order,
+/// is done already; a delivery already validated cannot be undone here.
+pub(crate) async fn cancel_order(c: &OdooClient, req: &SinkCancel) -> Result<(), ConnectorError> {
+    let Some(existing) = find(c, &req.reference).await? else {
+        tracing::info!(reference = %req.reference, "no sale order in Odoo to cancel");
+        return Ok(());
+    };
+    let id = wire::id(&existing)
+        .ok_or_else(|| ConnectorError::InvalidResponse("sale.order without an id".into()))?;
+    let name = wire::text(existing.get("name")).unwrap_or_default();
+    if wire::text(existing.get("state")).as_deref() == Some("cancel") {
+        return Ok(());
+    }
+    let shipped = c
+        .search_read(
+            "stock.picking",
+            json!([
+                ["sale_id", "=", id],
+                ["state", "=", "done"],
+                ["picking_type_code", "=", "outgoing"]
+            ]),
+            &["name"],
+            "id asc",
+            Some(1),
+        )
+        .await?;
+    if let Some(p) = shipped.first() {
+        return Err(ConnectorError::Permanent(format!(
+            "sale order {name} ({}) has already shipped in Odoo (delivery {}); it was not cancelled there",
+            req.reference,
+            wire::text(p.get("name")).unwrap_or_default()
+        )));
+    }
+    // Odoo 17+ asks a person to confirm the cancellation of a confirmed
+    // order in a wizard, unless the context says not to.
+    let answer = c
+        .call(
+            &Call::action("sale.order", "action_cancel", vec![id])
+                .with_context("disable_cancel_warning", json!(true)),
+        )
+        .await?;
+    if answer.is_object() {
+        return Err(ConnectorError::Permanent(format!(
+            "Odoo asked to confirm the cancellation of {name} ({}) in a wizard; cancel it there",
+            req.reference
+        )));
+    }
+    tracing::info!(reference = %req.reference, sale_order = id, reason = ?req.reason, "sale order cancelled in Odoo");
+    Ok(())
 }
 
 async fn find(c: &OdooClient, reference: &str) -> Result<Option<Rec>, ConnectorError> {

@@ -15,7 +15,7 @@ use chansync_sdk::model::{
 };
 use chansync_sdk::{
     Connector, ConnectorContext, ConnectorError, ConnectorFactory, SecretString, Shipment,
-    SinkOrder,
+    SinkCancel, SinkOrder,
 };
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -362,6 +362,104 @@ async fn an_order_becomes_one_confirmed_sale_order_with_its_delivery() {
         let so2 = orders_with_ref(&all, "chansync-2")[0];
         assert_eq!(so2["partner"]["id"], so["partner"]["id"]);
         assert_eq!(so2["shipping"]["id"], so["shipping"]["id"]);
+        sim.stop();
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_order_is_cancelled_in_odoo_unless_it_has_shipped() {
+    for (protocol, json2) in PROTOCOLS {
+        let sim = start(json2).await;
+        assert!(sim.set_quant("SKU-MUG-1", "WH", 10));
+        let c = connector(&sim, protocol, json!({}));
+        let sink = c.order_sink().unwrap();
+        let cancel = |n: u32| SinkCancel {
+            reference: format!("chansync-{n}"),
+            reason: Some("customer".into()),
+            idempotency_key: format!("cancel-{n}"),
+        };
+        let reserved = |sim: &SimHandle| -> f64 {
+            sim.state()["pickings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["state"] == "assigned")
+                .count() as f64
+        };
+        sink.create_order(&sink_order(
+            order(1, vec![line("a", "SKU-MUG-1", 3, "18.00")], "EUR"),
+            "WH",
+        ))
+        .await
+        .unwrap();
+        assert_eq!(reserved(&sim), 1.0, "{protocol}: the delivery holds stock");
+        sink.cancel_order(&cancel(1)).await.expect("cancelled");
+        let all = sim.sale_orders();
+        assert_eq!(
+            orders_with_ref(&all, "chansync-1")[0]["state"],
+            "cancel",
+            "{protocol}"
+        );
+        let state = sim.state();
+        let so_id = &orders_with_ref(&all, "chansync-1")[0]["id"];
+        let picking = state["pickings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| &p["sale_id"] == so_id)
+            .unwrap();
+        assert_eq!(
+            picking["state"], "cancel",
+            "{protocol}: the delivery is off"
+        );
+        assert!(
+            !sim.ship("chansync-1", "NOPE"),
+            "{protocol}: nothing left to ship"
+        );
+        // Again, and for an order Odoo never got: nothing to do.
+        sink.cancel_order(&cancel(1)).await.expect("idempotent");
+        sink.cancel_order(&cancel(99)).await.expect("nothing there");
+
+        // Once the warehouse has shipped, Odoo keeps it and says so.
+        sink.create_order(&sink_order(
+            order(2, vec![line("a", "SKU-MUG-1", 1, "18.00")], "EUR"),
+            "WH",
+        ))
+        .await
+        .unwrap();
+        assert!(sim.ship("chansync-2", "TRACK-2"));
+        let err = sink.cancel_order(&cancel(2)).await.unwrap_err();
+        assert!(
+            matches!(&err, ConnectorError::Permanent(m) if m.contains("already shipped")),
+            "{protocol}: {err}"
+        );
+        assert_eq!(
+            orders_with_ref(&sim.sale_orders(), "chansync-2")[0]["state"],
+            "sale"
+        );
+
+        // Without `disable_cancel_warning` a confirmed order is not
+        // cancelled: Odoo answers with its confirmation wizard.
+        sink.create_order(&sink_order(
+            order(3, vec![line("a", "SKU-MUG-1", 1, "18.00")], "EUR"),
+            "WH",
+        ))
+        .await
+        .unwrap();
+        let id = orders_with_ref(&sim.sale_orders(), "chansync-3")[0]["id"].clone();
+        let wizard = rpc(
+            &sim,
+            "sale.order",
+            "action_cancel",
+            json!([[id]]),
+            json!({}),
+        )
+        .await;
+        assert_eq!(wizard["res_model"], "sale.order.cancel", "{wizard}");
+        assert_eq!(
+            orders_with_ref(&sim.sale_orders(), "chansync-3")[0]["state"],
+            "sale"
+        );
         sim.stop();
     }
 }

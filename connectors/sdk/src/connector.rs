@@ -335,12 +335,26 @@ pub struct SinkOrder {
     pub idempotency_key: String,
 }
 
+/// An order cancelled after it was sent to an ERP: the ERP must not ship it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkCancel {
+    /// The `SinkOrder::reference` it was created under.
+    pub reference: String,
+    pub reason: Option<String>,
+    pub idempotency_key: String,
+}
+
 /// Creates orders in a channel (an ERP receiving every channel's sales).
 #[async_trait]
 pub trait OrderSink: Send + Sync {
     /// Creates the order, or finds the one already created under
     /// `reference`, and returns the channel's id for it.
     async fn create_order(&self, req: &SinkOrder) -> Result<String, ConnectorError>;
+
+    /// Cancels the order created under `req.reference`. Nothing there, or
+    /// already cancelled, is success; an order the ERP already shipped is a
+    /// permanent error that says so.
+    async fn cancel_order(&self, req: &SinkCancel) -> Result<(), ConnectorError>;
 }
 
 /// A shipment a channel made for an order chansync sent it (an ERP delivery

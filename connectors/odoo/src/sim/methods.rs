@@ -75,6 +75,13 @@ const SIGS: &[Sig] = &[
         required: 0,
     },
     Sig {
+        method: "action_cancel",
+        model: Some("sale.order"),
+        api_model: false,
+        params: &[],
+        required: 0,
+    },
+    Sig {
         method: "button_validate",
         model: Some("stock.picking"),
         api_model: false,
@@ -320,6 +327,7 @@ pub(crate) fn execute(
             world.action_confirm(&b.ids)?;
             Ok(json!(true))
         }
+        "action_cancel" => world.action_cancel(&b.ids, &b.context),
         "button_validate" => {
             world.button_validate(&b.ids)?;
             Ok(json!(true))

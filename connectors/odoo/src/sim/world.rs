@@ -441,6 +441,98 @@ impl World {
     }
 
     /// `stock.picking.button_validate`: every move is delivered in full.
+    /// `sale.order.action_cancel`: as Odoo 17+, a confirmed order is only
+    /// cancelled at once with `disable_cancel_warning` in the context; else
+    /// the answer is the confirmation wizard's window action. Deliveries
+    /// not yet done are cancelled and give back their reservations; done
+    /// ones stay done (Odoo only logs an activity for them).
+    pub(crate) fn action_cancel(
+        &mut self,
+        ids: &[i64],
+        context: &serde_json::Map<String, Value>,
+    ) -> OdooResult<Value> {
+        self.exist("sale.order", ids)?;
+        let no_wizard = context
+            .get("disable_cancel_warning")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let confirmed = ids
+            .iter()
+            .any(|id| self.db.raw_str("sale.order", *id, "state").as_deref() == Some("sale"));
+        if confirmed && !no_wizard {
+            return Ok(json!({
+                "type": "ir.actions.act_window",
+                "res_model": "sale.order.cancel",
+                "view_mode": "form",
+                "target": "new",
+                "context": {"default_order_id": ids[0]},
+            }));
+        }
+        for id in ids {
+            let stamp = self.now();
+            for picking in self.db.where_eq("stock.picking", "sale_id", &json!(id)) {
+                if !OPEN_PICKING.contains(
+                    &self
+                        .db
+                        .raw_str("stock.picking", picking, "state")
+                        .unwrap_or_default()
+                        .as_str(),
+                ) && self
+                    .db
+                    .raw_str("stock.picking", picking, "state")
+                    .as_deref()
+                    != Some("draft")
+                {
+                    continue;
+                }
+                for mv in self
+                    .db
+                    .where_eq("stock.move", "picking_id", &json!(picking))
+                {
+                    self.unreserve(mv, &stamp);
+                }
+                let mut vals = Record::new();
+                vals.insert("state".into(), json!("cancel"));
+                self.db.update("stock.picking", picking, vals, &stamp);
+            }
+            self.confirmed
+                .retain(|p| self.db.raw_id("stock.picking", *p, "sale_id") != Some(*id));
+            let mut vals = Record::new();
+            vals.insert("state".into(), json!("cancel"));
+            self.db.update("sale.order", *id, vals, &stamp);
+        }
+        Ok(json!(true))
+    }
+
+    /// Gives back a move's reservations and cancels it.
+    fn unreserve(&mut self, mv: i64, stamp: &str) {
+        let m = "stock.move";
+        let reservations: Vec<(i64, f64)> = self
+            .db
+            .raw(m, mv, "_reservations")
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| Some((r.get(0)?.as_i64()?, r.get(1)?.as_f64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (q, take) in reservations {
+            if self.db.get("stock.quant", q).is_none() {
+                continue;
+            }
+            let reserved = (self.db.raw_f64("stock.quant", q, "reserved_quantity") - take).max(0.0);
+            let mut vals = Record::new();
+            vals.insert("reserved_quantity".into(), json!(reserved));
+            self.db.update("stock.quant", q, vals, stamp);
+        }
+        let mut vals = Record::new();
+        vals.insert("state".into(), json!("cancel"));
+        vals.insert("quantity".into(), json!(0.0));
+        vals.insert("_reservations".into(), json!([]));
+        self.db.update(m, mv, vals, stamp);
+    }
+
     pub(crate) fn button_validate(&mut self, ids: &[i64]) -> OdooResult<()> {
         self.exist("stock.picking", ids)?;
         for id in ids {
