@@ -7,6 +7,7 @@ mod common;
 mod admin_api;
 mod bad_config;
 mod cli;
+mod crash;
 mod dispatch;
 mod erp;
 mod four_channels;

@@ -180,8 +180,16 @@ pub(crate) async fn fetch(
         }
     } else {
         let overlap = chrono::Duration::from_std(s.overlap).unwrap_or_default();
+        // A record stamped in the future must not carry the watermark past
+        // orders still to come.
+        let now = Utc::now().fixed_offset();
         PollCursor {
-            since: Some(max_seen.map(|t| t - overlap).unwrap_or(since).max(since)),
+            since: Some(
+                max_seen
+                    .map(|t| t.min(now) - overlap)
+                    .unwrap_or(since)
+                    .max(since),
+            ),
             next_token: None,
             max_seen: None,
         }

@@ -233,8 +233,11 @@ impl GraphqlClient {
             }
         } else {
             let overlap = chrono::Duration::from_std(self.overlap).unwrap_or_default();
+            // A record stamped in the future (a clock ahead, an import) must
+            // not carry the watermark past orders still to come.
+            let now = chrono::Utc::now().fixed_offset();
             PollCursor {
-                since: max_seen.map(|t| t - overlap).or(cur.since),
+                since: max_seen.map(|t| t.min(now) - overlap).or(cur.since),
                 after: None,
                 max_seen: None,
             }

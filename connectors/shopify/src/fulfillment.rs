@@ -263,18 +263,63 @@ fn fulfillment_input(c: &Create, f: &Fulfillment, notify: bool) -> Value {
     input
 }
 
+/// Sizes of the state query: (fulfilments, lines per fulfilment, open
+/// fulfilment orders, lines per fulfilment order).
+type Sizes = (u32, u32, u32, u32);
+/// Enough for nearly every order, at about a third of the cost of `FULL`.
+const SMALL: Sizes = (10, 20, 3, 20);
+/// For an order that fills any part of `SMALL`; still under Shopify's
+/// single-query limit of 1,000 points.
+const FULL: Sizes = (20, 50, 5, 50);
+
 async fn read_state(client: &GraphqlClient, gid: &str) -> Result<ShopState, ConnectorError> {
+    let order = read_state_sized(client, gid, SMALL).await?;
+    let order = if fills(&order, SMALL) {
+        read_state_sized(client, gid, FULL).await?
+    } else {
+        order
+    };
+    Ok(ShopState::from(order))
+}
+
+/// Whether an answer read with `sizes` may have been cut short.
+fn fills(order: &GqlFulfillmentState, sizes: Sizes) -> bool {
+    let (shipped, shipped_lines, open, open_lines) = sizes;
+    order.fulfillments.len() >= shipped as usize
+        || order
+            .fulfillments
+            .iter()
+            .any(|f| f.fulfillment_line_items.nodes.len() >= shipped_lines as usize)
+        || order.fulfillment_orders.page_info.has_next_page
+        || order.fulfillment_orders.nodes.len() >= open as usize
+        || order
+            .fulfillment_orders
+            .nodes
+            .iter()
+            .any(|fo| fo.line_items.nodes.len() >= open_lines as usize)
+}
+
+async fn read_state_sized(
+    client: &GraphqlClient,
+    gid: &str,
+    (shipped, shipped_lines, open, open_lines): Sizes,
+) -> Result<GqlFulfillmentState, ConnectorError> {
     let data: FulfillmentStateData = client
         .query("fulfillment_state", || {
             json!({
                 "query": FULFILLMENT_STATE_QUERY,
                 "operationName": "FulfillmentState",
-                "variables": { "id": gid },
+                "variables": {
+                    "id": gid,
+                    "shipped": shipped,
+                    "shippedLines": shipped_lines,
+                    "open": open,
+                    "openLines": open_lines,
+                },
             })
         })
         .await?;
     data.order
-        .map(ShopState::from)
         .ok_or_else(|| ConnectorError::Permanent(format!("Shopify has no order {gid}")))
 }
 
@@ -369,6 +414,51 @@ mod tests {
     use chansync_sdk::model::FulfillmentLine;
 
     use super::*;
+
+    fn gql_state(
+        fulfillments: usize,
+        open: usize,
+        open_lines: usize,
+        more: bool,
+    ) -> GqlFulfillmentState {
+        let line = |i: usize| json!({"id": format!("gid://shopify/FulfillmentOrderLineItem/{i}"), "remainingQuantity": 1, "lineItem": {"id": format!("gid://shopify/LineItem/{i}")}});
+        serde_json::from_value(json!({
+            "cancelledAt": null,
+            "fulfillments": (0..fulfillments).map(|_| json!({"status": "SUCCESS", "trackingInfo": [], "fulfillmentLineItems": {"nodes": []}})).collect::<Vec<_>>(),
+            "fulfillmentOrders": {
+                "pageInfo": {"hasNextPage": more},
+                "nodes": (0..open).map(|o| json!({
+                    "id": format!("gid://shopify/FulfillmentOrder/{o}"),
+                    "status": "OPEN",
+                    "assignedLocation": null,
+                    "lineItems": {"pageInfo": {"hasNextPage": false}, "nodes": (0..open_lines).map(line).collect::<Vec<_>>()},
+                })).collect::<Vec<_>>(),
+            },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_small_read_that_may_be_cut_short_is_read_again_in_full() {
+        assert!(!fills(&gql_state(1, 1, 4, false), SMALL), "a usual order");
+        assert!(
+            fills(&gql_state(10, 1, 4, false), SMALL),
+            "as many shipments as asked for"
+        );
+        assert!(
+            fills(&gql_state(0, 3, 1, false), SMALL),
+            "as many fulfilment orders"
+        );
+        assert!(fills(&gql_state(0, 1, 20, false), SMALL), "as many lines");
+        assert!(
+            fills(&gql_state(0, 1, 1, true), SMALL),
+            "Shopify says there are more"
+        );
+        assert!(
+            !fills(&gql_state(10, 3, 20, false), FULL),
+            "the full read holds them"
+        );
+    }
 
     fn open(id: &str, location: &str, lines: &[(&str, &str, u32)]) -> OpenOrder {
         OpenOrder {

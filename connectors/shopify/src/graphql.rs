@@ -346,22 +346,24 @@ pub const SET_QUANTITIES_MUTATION: &str = r#"mutation SetQuantities($input: Inve
 
 /// What a fulfilment push needs to know about an order: whether it is
 /// cancelled, what has shipped (to find an earlier push) and what is left in
-/// its fulfilment orders.
-pub const FULFILLMENT_STATE_QUERY: &str = r#"query FulfillmentState($id: ID!) {
+/// its fulfilment orders. Shopify charges the requested cost up front, so
+/// the sizes are variables: small first, larger only for an order that
+/// needs them (see `fulfillment::read_state`).
+pub const FULFILLMENT_STATE_QUERY: &str = r#"query FulfillmentState($id: ID!, $shipped: Int!, $shippedLines: Int!, $open: Int!, $openLines: Int!) {
   order(id: $id) {
     cancelledAt
-    fulfillments(first: 20) {
+    fulfillments(first: $shipped) {
       status
-      trackingInfo(first: 5) { number }
-      fulfillmentLineItems(first: 50) { nodes { quantity lineItem { id } } }
+      trackingInfo(first: 2) { number }
+      fulfillmentLineItems(first: $shippedLines) { nodes { quantity lineItem { id } } }
     }
-    fulfillmentOrders(first: 5) {
+    fulfillmentOrders(first: $open) {
       pageInfo { hasNextPage }
       nodes {
         id
         status
         assignedLocation { location { id } }
-        lineItems(first: 50) {
+        lineItems(first: $openLines) {
           pageInfo { hasNextPage }
           nodes { id remainingQuantity lineItem { id } }
         }

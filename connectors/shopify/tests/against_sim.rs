@@ -148,6 +148,33 @@ async fn the_next_sweep_brings_changes_and_new_orders_only_from_the_watermark() 
 }
 
 #[tokio::test]
+async fn an_order_stamped_in_the_future_does_not_hide_the_next_ones() {
+    let sim = sim::start(manual(9), loopback()).await.unwrap();
+    let busy = sim.create_orders(1)[0];
+    // Eight changes within a second: the simulator, like a channel whose
+    // clock runs ahead, stamps the last one seconds into the future.
+    for _ in 0..8 {
+        assert!(sim.update_order(busy));
+    }
+    let stamped = sim.rest_order(busy).unwrap().updated_at;
+    assert!(stamped > chrono::Utc::now() + chrono::Duration::seconds(3));
+    let c = connector(&sim, json!({"overlap": "0s"}));
+    let mut cursor = None;
+    let (seen, _) = sweep(c.as_ref(), &mut cursor).await;
+    assert_eq!(seen.len(), 1);
+    // An order placed now is older than that stamp; the next sweep finds it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let next = sim.create_orders(1)[0];
+    let (seen, _) = sweep(c.as_ref(), &mut cursor).await;
+    assert!(
+        seen.contains_key(&next.to_string()),
+        "the order placed after the future stamp was skipped: {:?}",
+        seen.keys()
+    );
+    sim.stop();
+}
+
+#[tokio::test]
 async fn a_small_cost_bucket_slows_the_sweep_without_errors_or_lost_pages() {
     let sim = sim::start(manual(9), loopback()).await.unwrap();
     sim.create_orders(30);

@@ -96,6 +96,9 @@ impl PollCursor {
             .nth(group)
             .unwrap_or_default();
         if let Some(m) = max_seen {
+            // A record stamped in the future must not carry the watermark
+            // past orders still to come.
+            let m = m.min(chrono::Utc::now().fixed_offset());
             for l in members {
                 since.insert(l.clone(), m - overlap);
             }

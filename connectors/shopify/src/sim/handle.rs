@@ -174,6 +174,12 @@ impl SimHandle {
         );
     }
 
+    /// The `X-Shopify-Webhook-Id` of every delivery the receiver answered
+    /// with a 2xx: what it promised to apply.
+    pub fn acknowledged_webhooks(&self) -> Vec<String> {
+        self.inner.shared.webhooks.acknowledged()
+    }
+
     /// Waits until no webhook is queued or in flight; `false` on timeout.
     pub async fn webhooks_idle(&self, timeout: Duration) -> bool {
         self.inner.shared.webhooks.wait_idle(timeout).await

@@ -43,6 +43,8 @@ pub(crate) struct WebhookQueue {
     /// Never sent, by `webhook_loss`.
     lost: AtomicU64,
     retried: AtomicU64,
+    /// The `X-Shopify-Webhook-Id` of every delivery answered with a 2xx.
+    acknowledged: Mutex<Vec<String>>,
 }
 
 /// A random id in UUID form, as Shopify's webhook and event ids are.
@@ -69,6 +71,7 @@ impl WebhookQueue {
             failed: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             retried: AtomicU64::new(0),
+            acknowledged: Mutex::new(Vec::new()),
         }
     }
 
@@ -95,6 +98,11 @@ impl WebhookQueue {
 
     /// `sent` (delivered with a 2xx), `failed` (gave up), `lost` (never
     /// sent, by `webhook_loss`), `retried` (extra tries), `pending`.
+    /// The webhook ids the receiver acknowledged, in order.
+    pub(crate) fn acknowledged(&self) -> Vec<String> {
+        lock(&self.acknowledged).clone()
+    }
+
     pub(crate) fn stats(&self) -> Value {
         json!({
             "sent": self.sent.load(Ordering::Relaxed),
@@ -168,6 +176,7 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, target: &str, d: &De
         let outcome = match result {
             Ok(resp) if resp.status().is_success() => {
                 queue.sent.fetch_add(1, Ordering::Relaxed);
+                lock(&queue.acknowledged).push(d.webhook_id.clone());
                 return;
             }
             Ok(resp) => format!("HTTP {}", resp.status()),
