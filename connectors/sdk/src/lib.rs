@@ -5,6 +5,8 @@
 //! shared rate-limited, retrying HTTP client ([`http`]) and webhook signature
 //! helpers ([`webhook`]).
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod connector;
 pub mod error;
 pub mod http;

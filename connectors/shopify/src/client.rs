@@ -43,6 +43,61 @@ pub struct GraphqlClient {
     pub(crate) lines_per_page: u32,
     /// How far behind the newest update the next sweep starts.
     pub(crate) overlap: Duration,
+    /// The shop's cost bucket as last seen, to wait before a query rather
+    /// than be throttled after it; shared by every client of the same shop
+    /// in this process (Shopify keeps one bucket per app and shop).
+    pub(crate) budget: std::sync::Arc<std::sync::Mutex<Budget>>,
+}
+
+/// The cost budget of the shop behind `graphql_url`, one per process.
+pub(crate) fn shared_budget(graphql_url: &str) -> std::sync::Arc<std::sync::Mutex<Budget>> {
+    static BUDGETS: std::sync::LazyLock<
+        std::sync::Mutex<
+            std::collections::HashMap<String, std::sync::Arc<std::sync::Mutex<Budget>>>,
+        >,
+    > = std::sync::LazyLock::new(Default::default);
+    BUDGETS
+        .lock()
+        .expect("budgets lock")
+        .entry(graphql_url.to_owned())
+        .or_default()
+        .clone()
+}
+
+/// What the client knows of the shop's GraphQL cost bucket.
+#[derive(Debug, Default)]
+pub(crate) struct Budget {
+    /// (available, maximum, restore per second) and when it was read.
+    status: Option<(f64, f64, f64, std::time::Instant)>,
+    /// Each operation's requested cost the last time it ran.
+    costs: std::collections::HashMap<String, f64>,
+}
+
+impl Budget {
+    /// How long to wait before `op` fits the bucket; the wait is booked, so
+    /// concurrent queries (the poller, the dispatcher) queue behind it.
+    fn book(&mut self, op: &str) -> Option<Duration> {
+        let cost = *self.costs.get(op)?;
+        let (available, maximum, restore, at) = self.status?;
+        if restore <= 0.0 {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        let available = (available + restore * now.duration_since(at).as_secs_f64()).min(maximum);
+        self.status = Some((available - cost, maximum, restore, now));
+        (available < cost).then(|| Duration::from_secs_f64((cost - available) / restore))
+    }
+
+    fn observe(&mut self, op: &str, cost: &QueryCost) {
+        let t = &cost.throttle_status;
+        self.status = Some((
+            t.currently_available,
+            t.maximum_available,
+            t.restore_rate,
+            std::time::Instant::now(),
+        ));
+        self.costs.insert(op.to_owned(), cost.requested_query_cost);
+    }
 }
 
 /// Tries of an operation that checks the shop before each change.
@@ -61,10 +116,23 @@ impl GraphqlClient {
 
     async fn send_once<T: DeserializeOwned>(
         &self,
+        op: &str,
         req: reqwest::RequestBuilder,
     ) -> Result<T, ConnectorError> {
+        let wait = self.budget.lock().expect("budget lock").book(op);
+        if let Some(wait) = wait {
+            tracing::debug!(
+                op,
+                wait_ms = wait.as_millis() as u64,
+                "waiting for the shop's cost budget"
+            );
+            tokio::time::sleep(wait).await;
+        }
         let resp = self.http.send(req).await?;
         let gql: GqlResponse<T> = read_json(resp).await?;
+        if let Some(cost) = gql.extensions.as_ref().and_then(|e| e.cost.as_ref()) {
+            self.budget.lock().expect("budget lock").observe(op, cost);
+        }
         self.settle(gql)
     }
 
@@ -77,7 +145,7 @@ impl GraphqlClient {
         self.http
             .run(op, || {
                 let req = self.request(&body());
-                async move { self.send_once(req).await }
+                async move { self.send_once(op, req).await }
             })
             .await
     }
@@ -94,7 +162,7 @@ impl GraphqlClient {
             .run(op, || {
                 let req = self.request(&body());
                 async move {
-                    match self.send_once(req).await {
+                    match self.send_once(op, req).await {
                         Err(e @ ConnectorError::RateLimited { .. }) => Err(e),
                         other => Ok(other),
                     }

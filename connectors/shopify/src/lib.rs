@@ -185,6 +185,10 @@ impl Shopify {
         Ok(Shopify {
             client: GraphqlClient {
                 http,
+                budget: client::shared_budget(&format!(
+                    "{base}/admin/api/{}/graphql.json",
+                    opts.api_version
+                )),
                 url: format!("{base}/admin/api/{}/graphql.json", opts.api_version),
                 token,
                 page_size: AtomicU32::new(opts.page_size),
