@@ -36,7 +36,14 @@
 //! - `stock_push`: levels pushed are what the simulator then holds, and a
 //!   replayed batch changes nothing;
 //! - `fulfillment_push`: a shipment with tracking is recorded once by the
-//!   simulator, even when pushed twice.
+//!   simulator, even when pushed twice;
+//! - `stock_read`: on hand set in the channel is read back per SKU and
+//!   location, and a change is seen on the next read;
+//! - `order_sink`: an order sent twice under one reference is one record in
+//!   the channel, under the same id;
+//! - `shipments`: a shipment the channel makes for a sent order is read once,
+//!   with its tracking, and not again from the saved cursor;
+//! - `sink_cancel`: a sent order cancelled twice is cancelled once.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -44,7 +51,9 @@ use std::fmt;
 use async_trait::async_trait;
 use http::HeaderMap;
 
-use crate::connector::{Connector, FulfillmentRequest, StockLevel, WebhookEvent, WebhookRequest};
+use crate::connector::{
+    Connector, FulfillmentRequest, SinkCancel, SinkOrder, StockLevel, WebhookEvent, WebhookRequest,
+};
 use crate::model::{ChannelOrder, Fulfillment, FulfillmentLine};
 use crate::WebhookError;
 
@@ -117,6 +126,40 @@ pub trait SimDriver: Send + Sync {
     fn tracking_numbers(&self, _id: &str) -> Vec<String> {
         Vec::new()
     }
+
+    /// A (channel SKU, channel location) the channel keeps stock for, for
+    /// the stock read check.
+    fn stock_slot(&self) -> Option<(String, String)> {
+        None
+    }
+
+    /// Sets on hand in the channel as a stock count there would.
+    fn set_on_hand(&self, _channel_sku: &str, _location: &str, _quantity: i64) -> bool {
+        false
+    }
+
+    /// An order for an order sink (an ERP) under `reference`, with SKUs and
+    /// a warehouse the channel knows.
+    fn sink_order(&self, _reference: &str) -> Option<SinkOrder> {
+        None
+    }
+
+    /// The states of the records the channel holds under `reference` (e.g.
+    /// Odoo sale orders by `client_order_ref`: `sale`, `cancel`).
+    fn sink_records(&self, _reference: &str) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Whether `state` (from [`SimDriver::sink_records`]) means cancelled.
+    fn is_cancelled(&self, state: &str) -> bool {
+        state == "cancel" || state == "cancelled"
+    }
+
+    /// Ships what was sent under `reference` with `tracking`, as the
+    /// channel's warehouse would.
+    fn ship_sent(&self, _reference: &str, _tracking: &str) -> bool {
+        false
+    }
 }
 
 /// What ran.
@@ -183,6 +226,18 @@ fn assert_no_repeats(what: &str, ids: &[String]) {
     }
 }
 
+/// Waits until a quota spent by one instance has refilled (at most 5 s), so
+/// that a second instance of the same account does not find the channel's
+/// bucket emptier than its own limiter believes.
+async fn refill(c: &dyn Connector) {
+    if let Some(q) = c.rate_limit_state() {
+        if q.per_second > 0.0 {
+            let secs = (f64::from(q.burst) / q.per_second).min(5.0);
+            tokio::time::sleep(std::time::Duration::from_secs_f64(secs)).await;
+        }
+    }
+}
+
 /// Runs every check the connector's capabilities call for.
 pub async fn run(d: &dyn SimDriver) -> Report {
     let c = d.connector();
@@ -221,8 +276,14 @@ pub async fn run(d: &dyn SimDriver) -> Report {
             "resumption: {} orders fit one page; raise more_than_a_page()",
             held.len()
         );
+        // A restart: the first instance stops, the channel's quota refills
+        // while the daemon is down, a new instance resumes from the cursor
+        // (and afterwards the first goes on as if restarted once more).
+        refill(c.as_ref()).await;
         let again = d.connector();
         let (rest, _) = sweep(again.as_ref(), Some(first.cursor.clone())).await;
+        refill(again.as_ref()).await;
+        drop(again);
         let mut joined: Vec<String> = first
             .orders
             .iter()
@@ -370,6 +431,153 @@ pub async fn run(d: &dyn SimDriver) -> Report {
         )),
     }
 
+    // stock_read
+    match (c.stock_source(), d.stock_slot()) {
+        (Some(source), Some((sku, location))) => {
+            for quantity in [17, 3] {
+                assert!(
+                    d.set_on_hand(&sku, &location, quantity),
+                    "stock_read: the driver cannot set on hand"
+                );
+                let read = source
+                    .read_on_hand()
+                    .await
+                    .unwrap_or_else(|e| panic!("stock_read: {e}"));
+                let got: i64 = read
+                    .iter()
+                    .filter(|h| {
+                        h.channel_sku == sku && h.channel_location.as_deref() == Some(&location)
+                    })
+                    .map(|h| h.on_hand)
+                    .sum();
+                assert_eq!(
+                    got, quantity,
+                    "stock_read: {sku} at {location} holds {quantity}, read {got}"
+                );
+            }
+            pass(&mut r, "stock_read");
+        }
+        (Some(_), None) => r
+            .skipped
+            .push(("stock_read", "the driver names no stock slot".into())),
+        (None, _) => r
+            .skipped
+            .push(("stock_read", "the connector reads no stock".into())),
+    }
+
+    // order_sink, shipments, sink_cancel
+    match (c.order_sink(), d.sink_order("conformance-1")) {
+        (Some(sink), Some(order)) => {
+            let first = sink
+                .create_order(&order)
+                .await
+                .unwrap_or_else(|e| panic!("order_sink: {e}"));
+            let again = sink
+                .create_order(&order)
+                .await
+                .unwrap_or_else(|e| panic!("order_sink (again): {e}"));
+            assert_eq!(first, again, "order_sink: the same order got two ids");
+            let records = d.sink_records(&order.reference);
+            assert_eq!(
+                records.len(),
+                1,
+                "order_sink: the channel holds {records:?} under {}",
+                order.reference
+            );
+            pass(&mut r, "order_sink");
+
+            match c.shipment_source() {
+                Some(shipments) => {
+                    let tracking = "CONFORMANCE-SHIP-1";
+                    let mut cursor = None;
+                    // Read what is there before, so only the new one counts.
+                    loop {
+                        let page = shipments.fetch_shipments(cursor.as_deref()).await;
+                        let page = page.unwrap_or_else(|e| panic!("shipments: {e}"));
+                        cursor = Some(page.cursor);
+                        if !page.has_more {
+                            break;
+                        }
+                    }
+                    assert!(
+                        d.ship_sent(&order.reference, tracking),
+                        "shipments: the simulator shipped nothing for {}",
+                        order.reference
+                    );
+                    let mut seen = Vec::new();
+                    for round in 0..2 {
+                        loop {
+                            let page = shipments
+                                .fetch_shipments(cursor.as_deref())
+                                .await
+                                .unwrap_or_else(|e| panic!("shipments (round {round}): {e}"));
+                            seen.extend(page.shipments);
+                            cursor = Some(page.cursor);
+                            if !page.has_more {
+                                break;
+                            }
+                        }
+                    }
+                    let ours: Vec<_> = seen
+                        .iter()
+                        .filter(|s| s.reference == order.reference)
+                        .collect();
+                    assert_eq!(
+                        ours.len(),
+                        1,
+                        "shipments: the shipment of {} was read {} times",
+                        order.reference,
+                        ours.len()
+                    );
+                    assert_eq!(
+                        ours[0].fulfillment.tracking.as_deref(),
+                        Some(tracking),
+                        "shipments: the tracking number"
+                    );
+                    pass(&mut r, "shipments");
+                }
+                None => r
+                    .skipped
+                    .push(("shipments", "the connector reads no shipments".into())),
+            }
+
+            let other = d
+                .sink_order("conformance-2")
+                .expect("the driver made one order already");
+            sink.create_order(&other)
+                .await
+                .unwrap_or_else(|e| panic!("sink_cancel: creating: {e}"));
+            let cancel = SinkCancel {
+                reference: other.reference.clone(),
+                reason: Some("conformance".into()),
+                idempotency_key: "conformance-cancel-2".into(),
+            };
+            for round in 0..2 {
+                sink.cancel_order(&cancel)
+                    .await
+                    .unwrap_or_else(|e| panic!("sink_cancel (round {round}): {e}"));
+            }
+            let records = d.sink_records(&other.reference);
+            assert!(
+                records.len() == 1 && d.is_cancelled(&records[0]),
+                "sink_cancel: the channel holds {records:?} under {}",
+                other.reference
+            );
+            pass(&mut r, "sink_cancel");
+        }
+        (Some(_), None) => {
+            for s in ["order_sink", "shipments", "sink_cancel"] {
+                r.skipped
+                    .push((s, "the driver makes no order to send".into()));
+            }
+        }
+        (None, _) => {
+            for s in ["order_sink", "shipments", "sink_cancel"] {
+                r.skipped.push((s, "the connector takes no orders".into()));
+            }
+        }
+    }
+
     // rate_limits: everything above ran without a 429.
     let throttled = d.throttled() - throttled_before;
     assert_eq!(
@@ -378,31 +586,40 @@ pub async fn run(d: &dyn SimDriver) -> Report {
     );
     pass(&mut r, "rate_limits");
 
-    // retries
-    if let Some(source) = c.orders() {
-        let mut injected = false;
-        for (status, count) in [(503, 2), (429, 1)] {
-            if !d.inject_faults(status, count) {
-                break;
-            }
-            injected = true;
+    // retries: on the connector's main read.
+    let mut injected = false;
+    let mut ran = false;
+    for (status, count) in [(503, 2), (429, 1)] {
+        if !d.inject_faults(status, count) {
+            break;
+        }
+        injected = true;
+        let what = format!("retries: {count} × {status} were not waited out");
+        if let Some(source) = c.orders() {
             let page = source
                 .fetch_orders(None)
                 .await
-                .unwrap_or_else(|e| panic!("retries: {count} × {status} were not waited out: {e}"));
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
             assert!(!page.orders.is_empty(), "retries: the page came back empty");
+            ran = true;
+        } else if let Some(source) = c.stock_source() {
+            let read = source
+                .read_on_hand()
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert!(!read.is_empty(), "retries: the stock read came back empty");
+            ran = true;
         }
-        if injected {
-            pass(&mut r, "retries");
-        } else {
-            r.skipped
-                .push(("retries", "the simulator cannot inject faults".into()));
-        }
-    } else {
-        r.skipped.push((
+    }
+    match (injected, ran) {
+        (true, true) => pass(&mut r, "retries"),
+        (false, _) => r
+            .skipped
+            .push(("retries", "the simulator cannot inject faults".into())),
+        (true, false) => r.skipped.push((
             "retries",
-            "checked on order polling, which the connector lacks".into(),
-        ));
+            "checked on reading orders or stock, which the connector does not".into(),
+        )),
     }
     r
 }

@@ -1,12 +1,14 @@
 //! The Square connector: polls orders with SearchOrders, fetches the orders
 //! that `order.*` webhooks name (RetrieveOrder), reads `IN_STOCK` counts as a
-//! source of truth and sets counts with BatchChangeInventory. Square names
+//! source of truth and sets counts with BatchChangeInventory, and records
+//! shipments and cancellations on orders with UpdateOrder. Square names
 //! item variations, chansync SKUs: the Catalog API maps between them. `sim`
 //! is the channel's simulator.
 
 pub mod catalog;
 pub mod client;
 pub mod config;
+pub mod fulfillment;
 pub mod normalize;
 pub mod orders;
 pub mod sim;
@@ -19,9 +21,10 @@ use std::time::Duration;
 use chansync_sdk::http::{HttpClient, RateLimit, RateLimitState, RetryPolicy};
 use chansync_sdk::model::ChannelOrder;
 use chansync_sdk::{
-    async_trait, ConfigError, Connector, ConnectorContext, ConnectorError, ConnectorFactory,
-    OnHand, OrderFetch, OrderPage, OrderSource, SecretString, StockLevel, StockPush,
-    StockRejection, StockSource, WebhookDelivery, WebhookError, WebhookReceiver, WebhookRequest,
+    async_trait, CancelRequest, ConfigError, Connector, ConnectorContext, ConnectorError,
+    ConnectorFactory, FulfillmentPush, FulfillmentRequest, OnHand, OrderCancel, OrderFetch,
+    OrderPage, OrderSource, SecretString, StockLevel, StockPush, StockRejection, StockSource,
+    WebhookDelivery, WebhookError, WebhookReceiver, WebhookRequest,
 };
 
 use crate::client::SquareClient;
@@ -142,6 +145,12 @@ impl Connector for Square {
     fn stock_source(&self) -> Option<&dyn StockSource> {
         Some(self)
     }
+    fn fulfillment_push(&self) -> Option<&dyn FulfillmentPush> {
+        Some(self)
+    }
+    fn cancel(&self) -> Option<&dyn OrderCancel> {
+        Some(self)
+    }
     fn rate_limit_state(&self) -> Option<RateLimitState> {
         Some(self.client.http.state())
     }
@@ -180,6 +189,23 @@ impl StockPush for Square {
         levels: &[StockLevel],
     ) -> Result<Vec<StockRejection>, ConnectorError> {
         stock::push(&self.client, &self.catalog, levels).await
+    }
+}
+
+#[async_trait]
+impl FulfillmentPush for Square {
+    /// UpdateOrder: the shipment's carrier and tracking on the order's
+    /// fulfilment, completed once every unit has shipped.
+    async fn push_fulfillment(&self, req: &FulfillmentRequest) -> Result<(), ConnectorError> {
+        fulfillment::push_shipment(&self.client, req).await
+    }
+}
+
+#[async_trait]
+impl OrderCancel for Square {
+    /// UpdateOrder with `state: CANCELED`.
+    async fn cancel_order(&self, req: &CancelRequest) -> Result<(), ConnectorError> {
+        fulfillment::cancel(&self.client, req).await
     }
 }
 

@@ -236,7 +236,7 @@ pub(crate) async fn fetch_page(
 }
 
 /// Keeps the characters a URI path segment may hold, percent-encodes the rest.
-fn path_segment(s: &str) -> String {
+pub(crate) fn path_segment(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -139,6 +139,8 @@ pub struct Fulfillment {
     pub pickup_details: Option<PickupDetails>,
     pub shipment_details: Option<ShipmentDetails>,
     pub delivery_details: Option<DeliveryDetails>,
+    /// Application data (at most 10 entries, values up to 255 characters).
+    pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `FulfillmentFulfillmentEntry`.

@@ -492,7 +492,14 @@ fn options_are_checked_and_name_the_bad_key() {
     let caps: Vec<&str> = c.capabilities().iter().map(|c| c.as_str()).collect();
     assert_eq!(
         caps,
-        ["poll_orders", "webhooks", "push_stock", "read_stock"]
+        [
+            "poll_orders",
+            "webhooks",
+            "push_stock",
+            "push_fulfillment",
+            "cancel",
+            "read_stock"
+        ]
     );
     assert!(c.order_fetch().is_some(), "order.* webhooks are fetched");
 }

@@ -54,7 +54,7 @@ impl ApiError {
         }
     }
 
-    fn not_found(detail: impl Into<String>) -> Self {
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::NOT_FOUND,
             errors: vec![error("INVALID_REQUEST_ERROR", "NOT_FOUND", detail, None)],

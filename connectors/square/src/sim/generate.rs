@@ -207,6 +207,7 @@ pub(crate) fn generate(
                 placed_at: at,
                 shipped_at: None,
                 canceled_at: None,
+                metadata: Default::default(),
             });
         }
     }
@@ -227,6 +228,19 @@ pub(crate) fn apply_update(o: &mut SimOrder, rng: &mut ChaCha8Rng, now: DateTime
         .find(|t| t.card == Some(CardStatus::Authorized))
     {
         t.card = Some(CardStatus::Captured);
+        // Shipped already (by UpdateOrder): paid in full now, it completes.
+        let shipped = o
+            .shipment
+            .as_ref()
+            .is_some_and(|s| s.state == ShipmentState::Completed);
+        let authorized = o
+            .tenders
+            .iter()
+            .any(|t| t.card == Some(CardStatus::Authorized));
+        if shipped && !authorized {
+            o.state = OrderState::Completed;
+            o.closed_at = Some(at);
+        }
     } else if let Some(s) = &mut o.shipment {
         s.state = match s.state {
             ShipmentState::Proposed => ShipmentState::Reserved,

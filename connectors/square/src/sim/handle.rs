@@ -182,6 +182,25 @@ impl SimHandle {
         }
     }
 
+    /// The next `n` UpdateOrder requests find their order changed by the
+    /// seller just before (a newer version), so they are refused with
+    /// `VERSION_MISMATCH`.
+    pub fn race_updates(&self, n: u32) {
+        self.inner
+            .shared
+            .update_races
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The next `n` UpdateOrder requests that succeed are answered 500, as
+    /// if the answer got lost on the way back.
+    pub fn lose_update_answers(&self, n: u32) {
+        self.inner
+            .shared
+            .lost_update_answers
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Waits until no webhook is queued or in flight; `false` on timeout.
     pub async fn webhooks_idle(&self, timeout: Duration) -> bool {
         self.inner.shared.webhooks.wait_idle(timeout).await

@@ -17,6 +17,7 @@ mod lifecycle;
 mod model;
 mod server;
 mod state;
+mod update;
 mod webhooks;
 
 pub use config::{SimConfig, MERCHANT_ID};

@@ -2,6 +2,8 @@
 //! minor units computed here (line taxes and discounts apportioned, rounded
 //! half up), rendered in the `Order` shape of shared/specs/square/api.json.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
@@ -141,6 +143,8 @@ pub(crate) struct SimShipment {
     pub placed_at: DateTime<Utc>,
     pub shipped_at: Option<DateTime<Utc>>,
     pub canceled_at: Option<DateTime<Utc>>,
+    /// Application data UpdateOrder set.
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// An order-wide percentage discount.
@@ -272,13 +276,17 @@ impl SimOrder {
             details["canceled_at"] = json!(ts(t));
             details["cancel_reason"] = json!("Canceled by the seller");
         }
-        json!({
+        let mut f = json!({
             "uid": s.uid,
             "type": "SHIPMENT",
             "state": s.state.as_str(),
             "line_item_application": "ALL",
             "shipment_details": details,
-        })
+        });
+        if !s.metadata.is_empty() {
+            f["metadata"] = json!(s.metadata);
+        }
+        f
     }
 
     fn tender_json(&self, t: &SimTender) -> Value {

@@ -40,7 +40,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v2/locations", get(list_locations))
         .route("/v2/orders/search", post(search_orders))
         .route("/v2/orders/batch-retrieve", post(batch_retrieve_orders))
-        .route("/v2/orders/{order_id}", get(retrieve_order))
+        .route(
+            "/v2/orders/{order_id}",
+            get(retrieve_order).put(update_order),
+        )
         .route("/v2/catalog/batch-retrieve", post(batch_retrieve_catalog))
         .route("/v2/catalog/search", post(search_catalog))
         .route(
@@ -162,6 +165,29 @@ async fn batch_retrieve_orders(State(shared): State<Arc<Shared>>, body: Bytes) -
 
 async fn retrieve_order(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     respond(api::retrieve_order(&shared, &id))
+}
+
+async fn update_order(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let answer = respond(crate::sim::update::update_order(&shared, &id, &body));
+    let lost = answer.status().is_success()
+        && shared
+            .lost_update_answers
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+    if lost {
+        // It ran; the answer is lost on the way back.
+        return Faults {
+            status: 500,
+            count: 1,
+            retry_after_secs: None,
+        }
+        .response();
+    }
+    answer
 }
 
 async fn batch_retrieve_catalog(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {

@@ -68,6 +68,10 @@ pub(crate) struct World {
     pub counts: BTreeMap<(usize, usize), Count>,
     /// BatchChangeInventory idempotency key → (request, response).
     pub idempotency: HashMap<String, (Value, Value)>,
+    /// UpdateOrder idempotency key → request.
+    pub order_keys: HashMap<String, Value>,
+    /// Every UpdateOrder applied, in order.
+    pub order_updates: Vec<Value>,
     /// Every change chansync applied through BatchChangeInventory.
     pub adjustments: Vec<Value>,
 }
@@ -124,6 +128,11 @@ pub(crate) struct Shared {
     pub limiter: Option<Mutex<Bucket>>,
     /// `Square-Version` headers seen, with how often.
     pub versions: Mutex<BTreeMap<String, u64>>,
+    /// The next this many UpdateOrders find the order just changed by the
+    /// seller (a newer version): `VERSION_MISMATCH`.
+    pub update_races: std::sync::atomic::AtomicU32,
+    /// The next this many UpdateOrders run but are answered 500.
+    pub lost_update_answers: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {
@@ -151,6 +160,8 @@ impl Shared {
                 rng: lifecycle_rng(cfg.seed),
                 counts,
                 idempotency: HashMap::new(),
+                order_keys: HashMap::new(),
+                order_updates: Vec::new(),
                 adjustments: Vec::new(),
             }),
             counts: Counts::default(),
@@ -158,6 +169,8 @@ impl Shared {
             faults: FaultQueue::default(),
             limiter: cfg.rate_limit.map(|(r, b)| Mutex::new(Bucket::new(r, b))),
             versions: Mutex::new(BTreeMap::new()),
+            update_races: Default::default(),
+            lost_update_answers: Default::default(),
             currency,
             cfg,
         }
@@ -271,6 +284,61 @@ impl Shared {
         }
         self.emit_order(o, false);
         true
+    }
+
+    /// Runs UpdateOrder's `f` on order `id` with the keys seen so far; an
+    /// update it applies (`Some(record)`) is recorded and announced, and a
+    /// cancellation restocks. Answers the order as it is now.
+    pub(crate) fn update_order_with(
+        &self,
+        id: &str,
+        f: impl FnOnce(
+            &mut SimOrder,
+            &mut HashMap<String, Value>,
+            &mut ChaCha8Rng,
+        ) -> Result<Option<Value>, crate::sim::api::ApiError>,
+    ) -> Result<Value, crate::sim::api::ApiError> {
+        let mut world = lock(&self.world);
+        let raced = self
+            .update_races
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        if raced {
+            if let Some(o) = world
+                .orders
+                .get_mut(id)
+                .filter(|o| o.state == OrderState::Open)
+            {
+                // The seller edited the order a moment ago.
+                o.updated_at = crate::sim::generate::next_timestamp(o.updated_at, now_ms());
+                o.version += 1;
+                let o = o.clone();
+                self.emit_order(&o, false);
+            }
+        }
+        let World {
+            orders,
+            rng,
+            order_keys,
+            ..
+        } = &mut *world;
+        let Some(o) = orders.get_mut(id) else {
+            return Err(crate::sim::api::ApiError::not_found(format!(
+                "Could not find order with id `{id}`."
+            )));
+        };
+        let was = o.state;
+        let Some(record) = f(o, order_keys, rng)? else {
+            return Ok(json!({ "order": o.to_json() }));
+        };
+        let o = o.clone();
+        world.order_updates.push(record);
+        if was == OrderState::Open && o.state == OrderState::Canceled {
+            let changed = Self::move_stock(&mut world, &o, 1, o.updated_at);
+            self.emit_counts(&changed);
+        }
+        self.emit_order(&o, false);
+        Ok(json!({ "order": o.to_json() }))
     }
 
     /// Cancels an open order and puts its lines back in stock; `false` if it
@@ -393,6 +461,7 @@ impl Shared {
             "stock_by_location": by_location,
             "locations": LOCATIONS.iter().map(|l| json!({"id": l.id, "name": l.name})).collect::<Vec<_>>(),
             "adjustments": world.adjustments,
+            "order_updates": world.order_updates,
             "counts": {
                 "requests": count(&self.counts.requests),
                 "http_429": count(&self.counts.http_429),
