@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod dispatch;
 mod erp;
+mod faults;
 mod four_channels;
 mod intake;
 mod inventory;

@@ -37,14 +37,7 @@ struct OpClient {
 /// token of the burst kept in reserve, so that network and clock jitter
 /// between us and Amazon's bucket never costs a 429.
 pub(crate) fn paced(plan: RateLimit) -> RateLimit {
-    RateLimit {
-        per_second: plan.per_second,
-        burst: if plan.burst >= 2 {
-            plan.burst - 1
-        } else {
-            plan.burst
-        },
-    }
+    plan.with_reserve()
 }
 
 /// The SP-API as one connector instance sees it.

@@ -30,6 +30,21 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
+    /// This quota with one token of the burst held in reserve: what a
+    /// connector runs at when the channel enforces exactly the same bucket,
+    /// so that network and clock jitter between the two buckets (a request
+    /// sent on time but arriving early) never costs a 429.
+    pub fn with_reserve(self) -> RateLimit {
+        RateLimit {
+            per_second: self.per_second,
+            burst: if self.burst >= 2 {
+                self.burst - 1
+            } else {
+                self.burst
+            },
+        }
+    }
+
     fn quota(&self) -> Quota {
         let per_second = if self.per_second.is_finite() && self.per_second > 0.0 {
             self.per_second

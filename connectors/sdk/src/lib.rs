@@ -3,8 +3,12 @@
 //! It holds the canonical order model ([`model`]), the capability traits a
 //! connector implements ([`connector`]), what its errors mean ([`error`]), the
 //! shared rate-limited, retrying HTTP client ([`http`]) and webhook signature
-//! helpers ([`webhook`]).
+//! helpers ([`webhook`]). With feature `sim`, [`chaos`] injects faults into
+//! simulators; with feature `conformance`, [`conformance`] checks a connector
+//! against its simulator.
 
+#[cfg(feature = "sim")]
+pub mod chaos;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod connector;

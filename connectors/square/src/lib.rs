@@ -37,7 +37,8 @@ pub use crate::orders::PollCursor;
 pub const KIND: &str = "square";
 
 /// Square publishes no per-endpoint quotas; it answers `429 RATE_LIMITED`
-/// when an application goes too fast. A conservative default; the config's
+/// when an application goes too fast. A conservative default (the client
+/// keeps one token of the burst in reserve below it); the config's
 /// `rate_limit` overrides it.
 pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
     per_second: 10.0,
@@ -100,7 +101,8 @@ impl Square {
         }
         let http = HttpClient::new(
             &ctx.name,
-            ctx.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),
+            // Paced one token below the bucket Square enforces.
+            ctx.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT).with_reserve(),
             opts.timeout,
             RetryPolicy::default(),
         );

@@ -198,19 +198,42 @@ pub(crate) async fn fetch_page(
     if let Some(since) = cur.since_of(location_ids) {
         filter["date_time_filter"] = json!({ "updated_at": { "start_at": rfc3339(since) } });
     }
-    let body = json!({
-        "location_ids": location_ids,
-        "limit": client.page_size,
-        "cursor": cur.cursor,
-        "return_entries": false,
-        "query": {
-            "filter": filter,
-            "sort": { "sort_field": "UPDATED_AT", "sort_order": "ASC" },
-        },
-    });
-    let resp: SearchOrdersResponse = client
-        .post("search_orders", "/v2/orders/search", &body)
-        .await?;
+    let mut cur = cur;
+    let search = |cursor: Option<&str>| {
+        let body = json!({
+            "location_ids": location_ids,
+            "limit": client.page_size,
+            "cursor": cursor,
+            "return_entries": false,
+            "query": {
+                "filter": filter,
+                "sort": { "sort_field": "UPDATED_AT", "sort_order": "ASC" },
+            },
+        });
+        async move {
+            client
+                .call_detailed::<SearchOrdersResponse>(
+                    "search_orders",
+                    http::Method::POST,
+                    "/v2/orders/search",
+                    Some(&body),
+                )
+                .await
+        }
+    };
+    let resp = match search(cur.cursor.as_deref()).await {
+        Ok(resp) => resp,
+        Err(f) if cur.cursor.is_some() && f.errors.iter().any(|e| e.code == "INVALID_CURSOR") => {
+            // Square no longer takes the cursor (it expired): read the group
+            // again from its watermark. Orders already stored come again and
+            // change nothing; the watermark has not moved past any of them.
+            tracing::warn!(error = %f.error, "Square refused the page cursor; restarting the group from its watermark");
+            cur.cursor = None;
+            cur.max_seen = None;
+            search(None).await.map_err(|f| f.error)?
+        }
+        Err(f) => return Err(f.error),
+    };
     for e in &resp.errors {
         tracing::warn!(error = %e, "SearchOrders answered with an error beside its orders");
     }

@@ -86,6 +86,24 @@ pub(crate) fn throttled_body() -> ErrorList {
     )
 }
 
+/// SP-API's error body for a status the chaos plan injects.
+pub(crate) fn chaos_body(status: StatusCode) -> serde_json::Value {
+    let body = match status.as_u16() {
+        429 => throttled_body(),
+        500 => ErrorList::one(
+            "InternalFailure",
+            "We encountered an internal error. Please try again.",
+            None,
+        ),
+        _ => ErrorList::one(
+            "ServiceUnavailable",
+            "Service is temporarily unavailable. Please try again.",
+            None,
+        ),
+    };
+    serde_json::to_value(body).expect("an error list serializes")
+}
+
 /// The faults still to answer.
 #[derive(Debug, Default)]
 pub(crate) struct FaultQueue {

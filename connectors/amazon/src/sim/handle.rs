@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
+use chansync_sdk::chaos::ChaosPlan;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -149,6 +150,18 @@ impl SimHandle {
     /// Lists a new SKU with a quantity; `false` if it is listed already.
     pub fn add_listing(&self, sku: &str, quantity: i64) -> bool {
         self.inner.shared.add_listing(sku, quantity)
+    }
+
+    /// Replaces the chaos plan (see [`chansync_sdk::chaos`]): faults at
+    /// seeded random, per class of failure, until a plan without shares is
+    /// set. The error names the field that is wrong.
+    pub fn set_chaos(&self, plan: ChaosPlan) -> Result<(), String> {
+        self.inner.shared.chaos.set(plan)
+    }
+
+    /// How many faults of each class the chaos plan injected so far.
+    pub fn chaos_injected(&self) -> BTreeMap<String, u64> {
+        self.inner.shared.chaos.injected()
     }
 
     /// Fails the next `count` SP-API calls with `status` (429, 500, 502 or

@@ -19,6 +19,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use chansync_sdk::chaos;
+
 use crate::ops::Operation;
 use crate::sim::faults::{throttled_body, Faults};
 use crate::sim::listings;
@@ -57,7 +59,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_sim/state", get(state))
         .route("/_sim/faults", post(faults))
         .fallback(not_found)
-        .with_state(App { shared })
+        .with_state(App {
+            shared: shared.clone(),
+        })
+        .merge(chaos::routes(shared.chaos.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.chaos.clone(),
+            chaos::middleware,
+        ))
 }
 
 fn respond(status: u16, body: impl Serialize) -> Response {
@@ -266,6 +275,9 @@ fn orders_query(shared: &Shared, p: &Params) -> Result<OrderQuery, Rejection> {
     }
     if let Some(token) = p.one("NextToken") {
         let t: OrdersToken = decode_token(&token).ok_or_else(|| orders_400("Invalid NextToken"))?;
+        if shared.chaos.expire_cursor(&token) {
+            return Err(orders_400("NextToken has expired"));
+        }
         return Ok(OrderQuery {
             marketplaces: t.m,
             by_update: t.u,

@@ -4,8 +4,9 @@
 //! here under one short lock.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use chansync_sdk::chaos::Chaos;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -132,6 +133,8 @@ pub(crate) struct Shared {
     pub limits: Limits,
     pub counts: Counts,
     pub faults: FaultQueue,
+    /// Seeded faults by class (`/_sim/chaos`).
+    pub chaos: Arc<Chaos>,
     pub cancel: CancellationToken,
     pub tasks: TaskTracker,
 }
@@ -178,6 +181,7 @@ impl Shared {
             limits: Limits::new(cfg.throttle, cfg.rate_scale),
             counts: Counts::default(),
             faults: FaultQueue::default(),
+            chaos: Chaos::new(crate::sim::faults::chaos_body),
             marketplaces,
             base_url,
             cancel,
@@ -376,6 +380,7 @@ impl Shared {
             "counts": self.counts.json(),
             "rate_limits": self.limits.plans(),
             "throttle": self.cfg.throttle,
+            "chaos": self.chaos.state_json(),
         })
     }
 }

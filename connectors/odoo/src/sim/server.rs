@@ -15,6 +15,8 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
+use chansync_sdk::chaos;
+
 use crate::sim::error::{Exc, OdooError, OdooResult};
 use crate::sim::methods::{self, bind_json2, bind_rpc, signature};
 use crate::sim::state::Shared;
@@ -25,7 +27,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/json/2/{model}/{method}", any(json2))
         .route("/_sim/state", get(state))
         .fallback(not_found)
-        .with_state(shared)
+        .with_state(shared.clone())
+        .merge(chaos::routes(shared.chaos.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.chaos.clone(),
+            chaos::middleware,
+        ))
 }
 
 /// Odoo's 404 page (HTML, as werkzeug renders it).

@@ -5,8 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use axum::http::StatusCode;
+use chansync_sdk::chaos::Chaos;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -40,6 +42,8 @@ pub(crate) struct Shared {
     /// Deliveries to ship by themselves, by due time.
     ship_queue: Mutex<BTreeSet<(Instant, i64)>>,
     pub ship_wake: Notify,
+    /// Seeded faults by class (`/_sim/chaos`).
+    pub chaos: Arc<Chaos>,
 }
 
 impl Shared {
@@ -51,6 +55,7 @@ impl Shared {
             faults: Mutex::new(None),
             ship_queue: Mutex::new(BTreeSet::new()),
             ship_wake: Notify::new(),
+            chaos: Chaos::new(chaos_body),
             cfg,
         }
     }
@@ -131,8 +136,26 @@ impl Shared {
                 "http_429": count(&self.counts.http_429),
                 "faults": count(&self.counts.faults),
             },
+            "chaos": self.chaos.state_json(),
         })
     }
+}
+
+/// The body of a failure the chaos plan injects: what the proxy in front
+/// of Odoo, or Odoo's JSON-2 endpoint, says for the status.
+fn chaos_body(status: StatusCode) -> Value {
+    let (name, message) = match status.as_u16() {
+        429 => ("werkzeug.exceptions.TooManyRequests", "Too many requests"),
+        500 => (
+            "werkzeug.exceptions.InternalServerError",
+            "Internal Server Error",
+        ),
+        _ => (
+            "werkzeug.exceptions.ServiceUnavailable",
+            "Service Unavailable",
+        ),
+    };
+    json!({ "name": name, "message": message })
 }
 
 /// Every sale order with its lines, as `/_sim/state` shows it.

@@ -75,6 +75,16 @@ impl Faults {
     }
 }
 
+/// Shopify's error body for a status the chaos plan injects.
+pub(crate) fn chaos_body(status: StatusCode) -> serde_json::Value {
+    let message = match status.as_u16() {
+        429 => "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.",
+        500 => "Internal Server Error",
+        _ => "Service Unavailable",
+    };
+    json!({ "errors": message })
+}
+
 /// The faults still to answer.
 #[derive(Debug, Default)]
 pub(crate) struct FaultQueue {

@@ -16,6 +16,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use chansync_sdk::chaos;
+
 use crate::sim::cost::CostModel;
 use crate::sim::faults::Faults;
 use crate::sim::schema::{self, ApiVersion, SimSchema};
@@ -51,7 +53,12 @@ pub(crate) fn router(app: App) -> Router {
         .route("/_sim/products", post(add_product))
         .route("/_sim/stock/adjust", post(adjust_stock))
         .fallback(not_found)
-        .with_state(app)
+        .with_state(app.clone())
+        .merge(chaos::routes(app.shared.chaos.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            app.shared.chaos.clone(),
+            chaos::middleware,
+        ))
 }
 
 fn not_found_response() -> Response {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use chansync_sdk::chaos::Chaos;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -96,6 +97,7 @@ pub(crate) struct Shared {
     pub webhooks: WebhookQueue,
     pub faults: FaultQueue,
     pub lost: LostAnswers,
+    pub chaos: Arc<Chaos>,
 }
 
 impl Shared {
@@ -119,6 +121,7 @@ impl Shared {
             counts: Counts::default(),
             webhooks: WebhookQueue::new(),
             faults: FaultQueue::default(),
+            chaos: Chaos::new(crate::sim::faults::chaos_body),
             lost: LostAnswers::default(),
             cfg,
         }
@@ -403,6 +406,7 @@ impl Shared {
                 "http_429": count(&self.counts.http_429),
             },
             "webhooks": self.webhooks.stats(),
+            "chaos": self.chaos.state_json(),
         });
         if let (Some(state), Value::Object(received)) = (state.as_object_mut(), received) {
             state.extend(received);

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chansync_sdk::chaos::{Fates, WebhookFate};
 use chansync_sdk::webhook::sign_base64;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
@@ -24,6 +25,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One event to deliver. Retries resend the same bytes and ids.
+#[derive(Clone)]
 pub(crate) struct Delivery {
     topic: &'static str,
     body: Vec<u8>,
@@ -43,6 +45,8 @@ pub(crate) struct WebhookQueue {
     /// Never sent, by `webhook_loss`.
     lost: AtomicU64,
     retried: AtomicU64,
+    /// Sent a second time by the chaos plan.
+    duplicated: AtomicU64,
     /// The `X-Shopify-Webhook-Id` of every delivery answered with a 2xx.
     acknowledged: Mutex<Vec<String>>,
 }
@@ -71,6 +75,7 @@ impl WebhookQueue {
             failed: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             retried: AtomicU64::new(0),
+            duplicated: AtomicU64::new(0),
             acknowledged: Mutex::new(Vec::new()),
         }
     }
@@ -109,6 +114,7 @@ impl WebhookQueue {
             "failed": self.failed.load(Ordering::Relaxed),
             "lost": self.lost.load(Ordering::Relaxed),
             "retried": self.retried.load(Ordering::Relaxed),
+            "duplicated": self.duplicated.load(Ordering::Relaxed),
             "pending": *self.pending.borrow(),
         })
     }
@@ -121,7 +127,14 @@ impl WebhookQueue {
     }
 }
 
-/// Sends queued events to `target` one at a time until cancelled.
+/// Held-back deliveries go out after this many later ones (chaos `webhook_delay`).
+const DELAY_BEHIND: usize = 2;
+/// A held-back delivery waits at most this long for later ones to overtake it.
+const DELAY_AT_MOST: Duration = Duration::from_millis(500);
+
+/// Sends queued events to `target` one at a time until cancelled. The
+/// chaos plan may lose a delivery, send it twice, or hold it back until
+/// later ones have gone (out of order).
 pub(crate) async fn run_sender(shared: Arc<Shared>, target: String, cancel: CancellationToken) {
     let client = match reqwest::Client::builder().timeout(DELIVERY_TIMEOUT).build() {
         Ok(c) => c,
@@ -131,23 +144,50 @@ pub(crate) async fn run_sender(shared: Arc<Shared>, target: String, cancel: Canc
         }
     };
     let queue = &shared.webhooks;
+    let mut fates: Fates<Delivery> = Fates::new(DELAY_BEHIND);
     loop {
-        let Some(delivery) = queue.pop() else {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = queue.wake.notified() => continue,
+        let sends = match queue.pop() {
+            Some(delivery) => {
+                let loss = shared.cfg.webhook_loss;
+                let fate = if loss > 0.0 && rand::random::<f64>() < loss {
+                    WebhookFate::Lose
+                } else {
+                    shared.chaos.webhook_fate()
+                };
+                if fate == WebhookFate::Lose {
+                    queue.lost.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(topic = delivery.topic, webhook_id = %delivery.webhook_id, "simulated webhook lost");
+                    queue.done();
+                    continue;
+                }
+                if fate == WebhookFate::Duplicate {
+                    queue.duplicated.fetch_add(1, Ordering::Relaxed);
+                }
+                fates.take(delivery, fate)
+            }
+            None if !fates.holding() => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = queue.wake.notified() => continue,
+                }
+            }
+            None => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = queue.wake.notified() => continue,
+                    _ = tokio::time::sleep(DELAY_AT_MOST) => fates.drain(),
+                }
             }
         };
-        let loss = shared.cfg.webhook_loss;
-        if loss > 0.0 && rand::random::<f64>() < loss {
-            queue.lost.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(topic = delivery.topic, webhook_id = %delivery.webhook_id, "simulated webhook lost");
-            queue.done();
-            continue;
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = deliver(&shared, &client, &target, &delivery) => queue.done(),
+        for s in sends {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = deliver(&shared, &client, &target, &s.delivery) => {
+                    if s.completes {
+                        queue.done();
+                    }
+                }
+            }
         }
     }
 }

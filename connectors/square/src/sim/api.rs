@@ -372,6 +372,17 @@ pub(crate) fn search_orders(shared: &Shared, body: &[u8]) -> Result<Value, ApiEr
         .filter(|c| !c.is_empty())
         .map(|c| decode_cursor(c, q))
         .transpose()?;
+    if req
+        .cursor
+        .as_deref()
+        .is_some_and(|c| !c.is_empty() && shared.chaos.expire_cursor(c))
+    {
+        return Err(ApiError::bad(
+            "INVALID_CURSOR",
+            "The cursor has expired.",
+            Some("cursor"),
+        ));
+    }
     // An absent end time is the time of the cursor's first request.
     let default_end = cursor
         .as_ref()

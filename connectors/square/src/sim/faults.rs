@@ -88,6 +88,28 @@ impl Faults {
     }
 }
 
+/// Square's error body for a status the chaos plan injects.
+pub(crate) fn chaos_body(status: StatusCode) -> serde_json::Value {
+    let (category, code, detail) = match status.as_u16() {
+        429 => (
+            "RATE_LIMIT_ERROR",
+            "RATE_LIMITED",
+            "The application has made too many requests. Try again later.",
+        ),
+        500 => (
+            "API_ERROR",
+            "INTERNAL_SERVER_ERROR",
+            "An internal error occurred.",
+        ),
+        _ => (
+            "API_ERROR",
+            "SERVICE_UNAVAILABLE",
+            "The service is temporarily unavailable.",
+        ),
+    };
+    serde_json::json!({ "errors": [{ "category": category, "code": code, "detail": detail }] })
+}
+
 /// The faults still to answer.
 #[derive(Debug, Default)]
 pub(crate) struct FaultQueue {

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chansync_sdk::chaos::ChaosPlan;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -165,6 +166,18 @@ impl SimHandle {
     /// The same JSON as `GET /_sim/state`.
     pub fn state(&self) -> serde_json::Value {
         self.inner.shared.state_json()
+    }
+
+    /// Replaces the chaos plan (see [`chansync_sdk::chaos`]): faults at
+    /// seeded random, per class of failure, until a plan without shares is
+    /// set. The error names the field that is wrong.
+    pub fn set_chaos(&self, plan: ChaosPlan) -> Result<(), String> {
+        self.inner.shared.chaos.set(plan)
+    }
+
+    /// How many faults of each class the chaos plan injected so far.
+    pub fn chaos_injected(&self) -> BTreeMap<String, u64> {
+        self.inner.shared.chaos.injected()
     }
 
     /// Fails the next `count` API requests with `status` (429, 500, 502 or

@@ -15,6 +15,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use chansync_sdk::chaos;
+
 use crate::config::is_square_version;
 use crate::sim::api::{self, ApiError};
 use crate::sim::faults::Faults;
@@ -55,7 +57,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_sim/state", get(state))
         .route("/_sim/faults", post(faults))
         .fallback(not_found)
-        .with_state(shared)
+        .with_state(shared.clone())
+        .merge(chaos::routes(shared.chaos.clone()))
+        .layer(middleware::from_fn_with_state(
+            shared.chaos.clone(),
+            chaos::middleware,
+        ))
 }
 
 async fn not_found() -> Response {

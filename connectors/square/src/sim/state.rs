@@ -6,8 +6,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use chansync_sdk::chaos::Chaos;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -133,6 +134,8 @@ pub(crate) struct Shared {
     pub update_races: std::sync::atomic::AtomicU32,
     /// The next this many UpdateOrders run but are answered 500.
     pub lost_update_answers: std::sync::atomic::AtomicU32,
+    /// Seeded faults by class (`/_sim/chaos`).
+    pub chaos: Arc<Chaos>,
 }
 
 impl Shared {
@@ -173,6 +176,7 @@ impl Shared {
             lost_update_answers: Default::default(),
             currency,
             cfg,
+            chaos: Chaos::new(crate::sim::faults::chaos_body),
         }
     }
 
@@ -469,6 +473,7 @@ impl Shared {
             },
             "square_versions": *lock(&self.versions),
             "webhooks": self.webhooks.stats(),
+            "chaos": self.chaos.state_json(),
         })
     }
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chansync_sdk::chaos::{Fates, WebhookFate};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tokio::sync::{watch, Notify};
@@ -24,8 +25,13 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long Square waits for an answer before a try counts as failed.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Held-back deliveries go out after this many later ones (chaos `webhook_delay`).
+const DELAY_BEHIND: usize = 2;
+/// A held-back delivery waits at most this long for later ones to overtake it.
+const DELAY_AT_MOST: Duration = Duration::from_millis(500);
 
 /// One event to deliver. Retries resend the same bytes.
+#[derive(Clone)]
 pub(crate) struct Delivery {
     kind: String,
     event_id: String,
@@ -43,6 +49,8 @@ pub(crate) struct WebhookQueue {
     failed: AtomicU64,
     lost: AtomicU64,
     retried: AtomicU64,
+    /// Sent a second time by the chaos plan.
+    duplicated: AtomicU64,
 }
 
 /// A random id in UUID form, as Square's event ids are.
@@ -69,6 +77,7 @@ impl WebhookQueue {
             failed: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             retried: AtomicU64::new(0),
+            duplicated: AtomicU64::new(0),
         }
     }
 
@@ -110,6 +119,7 @@ impl WebhookQueue {
             "failed": self.failed.load(Ordering::Relaxed),
             "lost": self.lost.load(Ordering::Relaxed),
             "retried": self.retried.load(Ordering::Relaxed),
+            "duplicated": self.duplicated.load(Ordering::Relaxed),
             "pending": *self.pending.borrow(),
         })
     }
@@ -132,23 +142,50 @@ pub(crate) async fn run_sender(shared: Arc<Shared>, target: String, cancel: Canc
         }
     };
     let queue = &shared.webhooks;
+    let mut fates: Fates<Delivery> = Fates::new(DELAY_BEHIND);
     loop {
-        let Some(delivery) = queue.pop() else {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = queue.wake.notified() => continue,
+        let sends = match queue.pop() {
+            Some(delivery) => {
+                let loss = shared.cfg.webhook_loss;
+                let fate = if loss > 0.0 && rand::random::<f64>() < loss {
+                    WebhookFate::Lose
+                } else {
+                    shared.chaos.webhook_fate()
+                };
+                if fate == WebhookFate::Lose {
+                    queue.lost.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(kind = %delivery.kind, event_id = %delivery.event_id, "simulated webhook lost");
+                    queue.done();
+                    continue;
+                }
+                if fate == WebhookFate::Duplicate {
+                    queue.duplicated.fetch_add(1, Ordering::Relaxed);
+                }
+                fates.take(delivery, fate)
+            }
+            None if !fates.holding() => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = queue.wake.notified() => continue,
+                }
+            }
+            None => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = queue.wake.notified() => continue,
+                    _ = tokio::time::sleep(DELAY_AT_MOST) => fates.drain(),
+                }
             }
         };
-        let loss = shared.cfg.webhook_loss;
-        if loss > 0.0 && rand::random::<f64>() < loss {
-            queue.lost.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(kind = %delivery.kind, event_id = %delivery.event_id, "simulated webhook lost");
-            queue.done();
-            continue;
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = deliver(&shared, &client, &target, &delivery) => queue.done(),
+        for s in sends {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = deliver(&shared, &client, &target, &s.delivery) => {
+                    if s.completes {
+                        queue.done();
+                    }
+                }
+            }
         }
     }
 }
