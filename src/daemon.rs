@@ -189,14 +189,18 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
         config.max_body_bytes,
     );
     let server_shutdown = shutdown.clone();
+    let (read_timeout, max_body_bytes) = (config.read_timeout, config.max_body_bytes);
     let draining_rt = rt.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                server_shutdown.cancelled().await;
-                draining_rt.draining.store(true, Ordering::SeqCst);
-            })
-            .await
+        let limits = crate::admin::serve::Limits {
+            read_timeout,
+            max_body_bytes,
+        };
+        crate::admin::serve::serve(listener, app, limits, async move {
+            server_shutdown.cancelled().await;
+            draining_rt.draining.store(true, Ordering::SeqCst);
+        })
+        .await
     });
 
     rt.ready.store(true, Ordering::SeqCst);

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod page;
+pub mod serve;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

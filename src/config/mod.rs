@@ -255,6 +255,9 @@ struct RawServer {
     /// Largest webhook body accepted, in bytes.
     #[serde(default = "default_max_body")]
     max_body_bytes: usize,
+    /// Time a client has to send a request's headers, and then its body.
+    #[serde(default = "default_read_timeout")]
+    read_timeout: String,
 }
 
 impl Default for RawServer {
@@ -263,12 +266,16 @@ impl Default for RawServer {
             listen: default_listen(),
             admin_token: None,
             max_body_bytes: default_max_body(),
+            read_timeout: default_read_timeout(),
         }
     }
 }
 
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
+}
+fn default_read_timeout() -> String {
+    "10s".into()
 }
 fn default_max_body() -> usize {
     chansync_sdk::webhook::DEFAULT_MAX_BODY
@@ -421,6 +428,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub admin_token: Option<SecretString>,
     pub max_body_bytes: usize,
+    /// `[server] read_timeout`.
+    pub read_timeout: Duration,
     pub log: LogConfig,
     pub connectors: Vec<ConnectorConfig>,
     pub locations: Vec<Location>,
@@ -493,10 +502,35 @@ impl Config {
             .map(|s| s.resolve(path))
             .transpose()
             .map_err(|m| err("server.admin_token".into(), m))?;
+        if admin_token.is_none() && !listen.ip().is_loopback() {
+            return Err(err(
+                "server.listen".into(),
+                format!(
+                    "{listen} is reachable from other machines, so [server] admin_token \
+                     must be set; or listen on 127.0.0.1 behind a proxy"
+                ),
+            ));
+        }
         if raw.server.max_body_bytes < 1024 {
             return Err(err(
                 "server.max_body_bytes".into(),
                 "must be at least 1024".into(),
+            ));
+        }
+        let read_timeout =
+            humantime::parse_duration(raw.server.read_timeout.trim()).map_err(|e| {
+                err(
+                    "server.read_timeout".into(),
+                    format!(
+                        "{:?} is not a duration like \"10s\": {e}",
+                        raw.server.read_timeout
+                    ),
+                )
+            })?;
+        if read_timeout < Duration::from_millis(100) || read_timeout > Duration::from_secs(600) {
+            return Err(err(
+                "server.read_timeout".into(),
+                "must be between 100ms and 10m".into(),
             ));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.log.level) {
@@ -757,6 +791,7 @@ impl Config {
             listen,
             admin_token,
             max_body_bytes: raw.server.max_body_bytes,
+            read_timeout,
             log: raw.log,
             connectors,
             locations: raw.locations,

@@ -42,6 +42,16 @@ fn the_base_config_is_good() {
 }
 
 #[test]
+fn a_non_loopback_listener_is_fine_with_an_admin_token() {
+    let text = BASE.replace(
+        "listen = \"127.0.0.1:0\"",
+        "listen = \"0.0.0.0:0\"\nadmin_token = \"a-long-admin-token\"",
+    );
+    let (code, err) = check("check-config", &text);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
 fn bad_configs_name_file_line_and_key() {
     let cases: &[(&str, String, &str)] = &[
         ("unknown kind", BASE.replace("kind = \"shopify\"", "kind = \"magento\""), "FILE:9: connector[0].kind"),
@@ -73,6 +83,12 @@ fn bad_configs_name_file_line_and_key() {
             "FILE:20: routing.rule[0].connector",
         ),
         ("bad country", BASE.replace("country = \"GB\"", "country = \"Britain\""), "FILE:16: location[0].country"),
+        (
+            "a non-loopback listener without an admin token",
+            BASE.replace("127.0.0.1:0", "0.0.0.0:0"),
+            "FILE:5: server.listen",
+        ),
+        ("bad read timeout", BASE.replace("[server]\n", "[server]\nread_timeout = \"forever\"\n"), "FILE:5: server.read_timeout"),
         ("unknown key", BASE.replace("[server]\n", "[server]\nlisten_on = \"x\"\n"), "FILE:5: server.listen_on"),
         ("bad store url", BASE.replace("sqlite:///tmp", "mysql://tmp"), "FILE:2: store.url"),
         (

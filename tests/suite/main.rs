@@ -12,6 +12,7 @@ mod dispatch;
 mod erp;
 mod faults;
 mod four_channels;
+mod hostile;
 mod intake;
 mod inventory;
 mod metrics;
