@@ -27,8 +27,8 @@
 use std::str::FromStr;
 
 use chansync_sdk::model::{
-    Address, ChannelLine, ChannelOrder, ChannelStatus, CountryCode, Currency, Customer,
-    FulfilledBy, PaymentStatus,
+    bounded_amount, Address, ChannelLine, ChannelOrder, ChannelStatus, CountryCode, Currency,
+    Customer, FulfilledBy, PaymentStatus,
 };
 use chrono::{DateTime, FixedOffset};
 use rust_decimal::Decimal;
@@ -109,7 +109,8 @@ impl Amounts<'_> {
         match m.amount.as_deref().map(str::trim) {
             None | Some("") => Ok(Decimal::ZERO),
             Some(a) => Decimal::from_str(a)
-                .map_err(|e| err(format!("{field}: {a:?} is not a decimal: {e}"))),
+                .map_err(|e| err(format!("{field}: {a:?} is not a decimal: {e}")))
+                .and_then(|d| bounded_amount(d).map_err(|e| err(format!("{field}: {e}")))),
         }
     }
 }

@@ -100,6 +100,20 @@ fn the_reference_order_maps_field_by_field_and_adds_up() {
 }
 
 #[test]
+fn an_absurd_amount_is_refused_not_a_panic() {
+    let (order, mut items) = reference_order();
+    let mut raw = serde_json::to_value(&items[0]).unwrap();
+    raw["ItemPrice"]["Amount"] = "79228162514264337593543950335".into();
+    raw["PromotionDiscount"]["Amount"] = "-79228162514264337593543950335".into();
+    items[0] = serde_json::from_value(raw).unwrap();
+    let err = to_channel_order(&order, &items).expect_err("refused");
+    assert!(
+        err.to_string().contains("beyond the largest amount"),
+        "{err}"
+    );
+}
+
+#[test]
 fn restricted_data_left_out_stays_null() {
     // getOrder alone, as an application without the restricted roles sees it.
     let order: Order =

@@ -471,15 +471,7 @@ impl OdooClient {
             let req = self.http.reqwest().post(&url).json(&body);
             async move {
                 let v = self.post(req).await?;
-                let resp: RpcResponse = serde_json::from_value(v).map_err(|e| {
-                    Failure::Sent(ConnectorError::InvalidResponse(format!(
-                        "not a JSON-RPC response: {e}"
-                    )))
-                })?;
-                match resp.error {
-                    Some(err) => Err(Failure::Sent(rpc_error(&err))),
-                    None => Ok(resp.result),
-                }
+                rpc_result(v).map_err(Failure::Sent)
             }
         })
         .await
@@ -573,6 +565,16 @@ pub(crate) struct RpcErrorData {
     pub message: String,
 }
 
+/// A JSON-RPC answer's result, or its error as a connector error.
+pub(crate) fn rpc_result(v: Value) -> Result<Value, ConnectorError> {
+    let resp: RpcResponse = serde_json::from_value(v)
+        .map_err(|e| ConnectorError::InvalidResponse(format!("not a JSON-RPC response: {e}")))?;
+    match resp.error {
+        Some(err) => Err(rpc_error(&err)),
+        None => Ok(resp.result),
+    }
+}
+
 /// What a JSON-RPC error is. Odoo's own exceptions say it: access problems
 /// are auth errors; user, validation and missing-record errors are the
 /// request's fault. Python errors that only a wrong call raises (a bad
@@ -619,7 +621,7 @@ pub(crate) fn rpc_error(err: &RpcError) -> ConnectorError {
 
 /// The major version in `common.version`'s answer: `server_version_info[0]`
 /// is `17`, or `"saas~17"` on Odoo Online.
-fn major_of(v: &Value) -> Option<u32> {
+pub(crate) fn major_of(v: &Value) -> Option<u32> {
     match v.get("server_version_info")?.get(0)? {
         Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
         Value::String(s) => s.rsplit('~').next()?.parse().ok(),
@@ -629,7 +631,7 @@ fn major_of(v: &Value) -> Option<u32> {
 
 /// The readable part of an error body: JSON-2's `{name, message}` object or
 /// message string, else the start of the text.
-fn error_detail(body: &[u8]) -> String {
+pub(crate) fn error_detail(body: &[u8]) -> String {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(o)) => {
             let name = o.get("name").and_then(Value::as_str).unwrap_or("");
@@ -649,7 +651,7 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("").trim()
 }
 
-fn records(model: &str, v: Value) -> Result<Vec<Rec>, ConnectorError> {
+pub(crate) fn records(model: &str, v: Value) -> Result<Vec<Rec>, ConnectorError> {
     match v {
         Value::Array(items) => items
             .into_iter()

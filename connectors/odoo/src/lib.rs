@@ -6,6 +6,8 @@
 
 mod client;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 mod orders;
 mod shipments;
 pub mod sim;

@@ -32,7 +32,7 @@ pub struct ShipmentCursor {
 }
 
 impl ShipmentCursor {
-    fn parse(cursor: Option<&str>) -> Result<Self, ConnectorError> {
+    pub(crate) fn parse(cursor: Option<&str>) -> Result<Self, ConnectorError> {
         match cursor {
             Some(s) if !s.trim().is_empty() => serde_json::from_str(s).map_err(|e| {
                 ConnectorError::Permanent(format!("unreadable shipment cursor {s:?}: {e}"))
@@ -145,17 +145,11 @@ async fn shipments_of(c: &OdooClient, pickings: &[Rec]) -> Result<Vec<Shipment>,
         c.read("stock.picking.type", type_ids, &["warehouse_id"])
             .await?,
     );
-    let warehouse_of = |p: &Rec| {
-        m2o(p, "picking_type_id")
-            .and_then(|t| types.get(&t))
-            .and_then(|t| m2o(t, "warehouse_id"))
-            .or_else(|| {
-                m2o(p, "sale_id")
-                    .and_then(|s| sales.get(&s))
-                    .and_then(|s| m2o(s, "warehouse_id"))
-            })
-    };
-    let wh_ids = distinct(pickings.iter().filter_map(warehouse_of));
+    let wh_ids = distinct(
+        pickings
+            .iter()
+            .filter_map(|p| warehouse_of(p, &types, &sales)),
+    );
     let codes: BTreeMap<i64, String> = c
         .read("stock.warehouse", wh_ids, &["code"])
         .await?
@@ -179,6 +173,47 @@ async fn shipments_of(c: &OdooClient, pickings: &[Rec]) -> Result<Vec<Shipment>,
         .filter_map(|l| Some((wire::id(l)?, wire::text(l.get("name")))))
         .collect();
 
+    let related = Related {
+        sales,
+        types,
+        codes,
+        moves,
+        line_names,
+    };
+    Ok(build(pickings, &related))
+}
+
+/// What a delivery refers to, by id: its sale order, picking type,
+/// warehouse codes, moves and sale lines.
+#[derive(Debug, Default)]
+pub(crate) struct Related {
+    pub sales: BTreeMap<i64, Rec>,
+    pub types: BTreeMap<i64, Rec>,
+    pub codes: BTreeMap<i64, String>,
+    pub moves: BTreeMap<i64, Rec>,
+    pub line_names: BTreeMap<i64, Option<String>>,
+}
+
+/// The warehouse a delivery left from: its picking type's, else its sale
+/// order's.
+fn warehouse_of(p: &Rec, types: &BTreeMap<i64, Rec>, sales: &BTreeMap<i64, Rec>) -> Option<i64> {
+    let m2o = |r: &Rec, f: &str| wire::many2one_id(r.get(f));
+    m2o(p, "picking_type_id")
+        .and_then(|t| types.get(&t))
+        .and_then(|t| m2o(t, "warehouse_id"))
+        .or_else(|| {
+            m2o(p, "sale_id")
+                .and_then(|s| sales.get(&s))
+                .and_then(|s| m2o(s, "warehouse_id"))
+        })
+}
+
+/// The shipments of the deliveries of chansync's orders: done moves of
+/// chansync's sale lines, summed per line.
+pub(crate) fn build(pickings: &[Rec], r: &Related) -> Vec<Shipment> {
+    let m2o = |r: &Rec, f: &str| wire::many2one_id(r.get(f));
+    let (sales, moves, line_names, codes) = (&r.sales, &r.moves, &r.line_names, &r.codes);
+    let warehouse_of = |p: &Rec| warehouse_of(p, &r.types, &r.sales);
     let mut out = Vec::new();
     for p in pickings {
         let Some(pid) = wire::id(p) else { continue };
@@ -203,8 +238,8 @@ async fn shipments_of(c: &OdooClient, pickings: &[Rec]) -> Result<Vec<Shipment>,
                 tracing::warn!(%picking, %reference, product = ?wire::many2one(m.get("product_id")).map(|p| p.1), "delivered move without a chansync sale line; left out of the shipment");
                 continue;
             };
-            *lines.entry(line_id).or_default() +=
-                wire::decimal(m.get("quantity")).unwrap_or_default();
+            let sum = lines.entry(line_id).or_default();
+            *sum = sum.saturating_add(wire::decimal(m.get("quantity")).unwrap_or_default());
         }
         let lines: Vec<FulfillmentLine> = lines
             .into_iter()
@@ -232,7 +267,7 @@ async fn shipments_of(c: &OdooClient, pickings: &[Rec]) -> Result<Vec<Shipment>,
             },
         });
     }
-    Ok(out)
+    out
 }
 
 fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {

@@ -41,7 +41,7 @@ pub(crate) async fn all_warehouses(c: &OdooClient) -> Result<Vec<Warehouse>, Con
     Ok(recs.iter().filter_map(warehouse).collect())
 }
 
-fn warehouse(r: &Rec) -> Option<Warehouse> {
+pub(crate) fn warehouse(r: &Rec) -> Option<Warehouse> {
     Some(Warehouse {
         id: wire::id(r)?,
         code: wire::text(r.get("code"))?,
@@ -150,13 +150,26 @@ pub(crate) async fn read_on_hand(
             skus.insert(id, code);
         }
     }
+    Ok(tally(&warehouses, &location_wh, &skus, &quants))
+}
+
+/// Sums the quants per (SKU, warehouse): every listed SKU gets a count for
+/// every warehouse, zero where it has no quant. `location_wh` maps each
+/// internal location to its warehouse's index in `warehouses`; quants
+/// anywhere else, or of products without a SKU, are left out.
+pub(crate) fn tally(
+    warehouses: &[Warehouse],
+    location_wh: &BTreeMap<i64, usize>,
+    skus: &BTreeMap<i64, String>,
+    quants: &[Rec],
+) -> Vec<OnHand> {
     let mut sums: BTreeMap<(String, usize), Decimal> = BTreeMap::new();
     for sku in skus.values() {
         for i in 0..warehouses.len() {
             sums.insert((sku.clone(), i), Decimal::ZERO);
         }
     }
-    for q in &quants {
+    for q in quants {
         let (Some(product), Some(location)) = (
             wire::many2one(q.get("product_id")),
             wire::many2one_id(q.get("location_id")),
@@ -167,20 +180,23 @@ pub(crate) async fn read_on_hand(
             tracing::debug!(product = product.0, name = %product.1, "product without an internal reference; its stock is skipped");
             continue;
         };
-        let Some(&wh) = location_wh.get(&location) else {
+        let Some(&wh) = location_wh
+            .get(&location)
+            .filter(|&&wh| wh < warehouses.len())
+        else {
             continue;
         };
         let qty = wire::decimal(q.get("quantity")).unwrap_or_default();
-        *sums.entry((sku.clone(), wh)).or_default() += qty;
+        let sum = sums.entry((sku.clone(), wh)).or_default();
+        *sum = sum.saturating_add(qty);
     }
-    Ok(sums
-        .into_iter()
+    sums.into_iter()
         .map(|((sku, wh), qty)| OnHand {
             channel_sku: sku,
             channel_location: Some(warehouses[wh].code.clone()),
             on_hand: whole_units(qty),
         })
-        .collect())
+        .collect()
 }
 
 /// Whole units on hand: a fraction (a product sold by weight) rounds down,

@@ -12,6 +12,39 @@ use chrono::{DateTime, FixedOffset};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+/// The largest magnitude of an amount chansync takes from a channel: 10^15
+/// of the currency's major unit (more than a year of the world's trade in
+/// any currency). Mapping code adds and multiplies amounts and quantities;
+/// within these bounds no sum or product over an order can overflow
+/// `Decimal`, so a channel's absurd figure is refused with a clear error
+/// instead of a panic.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
+/// The largest quantity of one line chansync takes from a channel.
+pub const MAX_QUANTITY: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
+/// `d` if it is within [`MAX_AMOUNT`], else why not.
+pub fn bounded_amount(d: Decimal) -> Result<Decimal, String> {
+    if d.abs() <= MAX_AMOUNT {
+        Ok(d)
+    } else {
+        Err(format!(
+            "{d} is beyond the largest amount chansync takes ({MAX_AMOUNT})"
+        ))
+    }
+}
+
+/// `q` if it is within [`MAX_QUANTITY`] either way, else why not.
+pub fn bounded_quantity(q: Decimal) -> Result<Decimal, String> {
+    if q.abs() <= MAX_QUANTITY {
+        Ok(q)
+    } else {
+        Err(format!(
+            "{q} is beyond the largest quantity chansync takes ({MAX_QUANTITY})"
+        ))
+    }
+}
+
 /// An ISO 4217 alphabetic currency code, e.g. `USD`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -401,6 +434,19 @@ pub struct Order {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_bounds_are_ten_to_the_fifteen_and_a_million() {
+        use super::*;
+        assert_eq!(MAX_AMOUNT, Decimal::from(1_000_000_000_000_000_i64));
+        assert_eq!(MAX_QUANTITY, Decimal::from(1_000_000));
+        assert!(bounded_amount(-MAX_AMOUNT).is_ok());
+        assert!(bounded_amount(MAX_AMOUNT + Decimal::new(1, 2)).is_err());
+        assert!(bounded_quantity(Decimal::new(10_000_005, 1)).is_err());
+        // A line at the bounds, and thousands of them, stay inside Decimal.
+        let line = MAX_AMOUNT * MAX_QUANTITY;
+        assert!(line.checked_mul(Decimal::from(10_000_000)).is_some());
+    }
+
     #[test]
     fn canonical_amounts_keep_value_and_use_the_currency_decimals() {
         let usd: Currency = "USD".parse().unwrap();

@@ -5,8 +5,8 @@
 use std::str::FromStr;
 
 use chansync_sdk::model::{
-    Address, ChannelLine, ChannelOrder, ChannelStatus, CountryCode, Currency, Customer,
-    FulfilledBy, Fulfillment, FulfillmentLine, PaymentStatus,
+    bounded_amount, Address, ChannelLine, ChannelOrder, ChannelStatus, CountryCode, Currency,
+    Customer, FulfilledBy, Fulfillment, FulfillmentLine, PaymentStatus,
 };
 use rust_decimal::Decimal;
 
@@ -21,6 +21,7 @@ pub struct NormalizeError(pub String);
 fn dec(field: &str, s: &str) -> Result<Decimal, NormalizeError> {
     Decimal::from_str(s.trim())
         .map_err(|e| NormalizeError(format!("{field}: {s:?} is not a decimal: {e}")))
+        .and_then(|d| bounded_amount(d).map_err(|e| NormalizeError(format!("{field}: {e}"))))
 }
 
 fn opt_dec(field: &str, s: Option<&str>) -> Result<Option<Decimal>, NormalizeError> {

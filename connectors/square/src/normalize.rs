@@ -7,8 +7,8 @@
 use std::str::FromStr;
 
 use chansync_sdk::model::{
-    Address, ChannelLine, ChannelOrder, ChannelStatus, CountryCode, Currency, Customer,
-    FulfilledBy, Fulfillment, FulfillmentLine, PaymentStatus,
+    bounded_amount, bounded_quantity, Address, ChannelLine, ChannelOrder, ChannelStatus,
+    CountryCode, Currency, Customer, FulfilledBy, Fulfillment, FulfillmentLine, PaymentStatus,
 };
 use rust_decimal::Decimal;
 
@@ -34,7 +34,8 @@ pub fn money(field: &str, m: &Money, currency: &Currency) -> Result<Decimal, Nor
             )));
         }
     }
-    Ok(minor_to_decimal(m.amount, currency))
+    bounded_amount(minor_to_decimal(m.amount, currency))
+        .map_err(|e| NormalizeError(format!("{field}: {e}")))
 }
 
 fn opt_money(
@@ -57,6 +58,7 @@ fn non_empty(s: Option<&str>) -> Option<String> {
 fn quantity(field: &str, s: &str) -> Result<Decimal, NormalizeError> {
     Decimal::from_str(s.trim())
         .map_err(|e| NormalizeError(format!("{field}: {s:?} is not a decimal: {e}")))
+        .and_then(|q| bounded_quantity(q).map_err(|e| NormalizeError(format!("{field}: {e}"))))
 }
 
 /// The order's currency: that of its total, else of its first priced line.
@@ -110,9 +112,10 @@ pub fn channel_status(o: &Order) -> ChannelStatus {
 /// taken when recorded) and its refunds.
 pub fn payment_status(o: &Order) -> PaymentStatus {
     let amount = |m: &Option<Money>| m.as_ref().map_or(0, |m| m.amount);
-    let (mut captured, mut authorized, mut voided) = (0i64, 0i64, 0i64);
+    // In i128: no count of i64 amounts can overflow it.
+    let (mut captured, mut authorized, mut voided) = (0i128, 0i128, 0i64);
     for t in &o.tenders {
-        let a = amount(&t.amount_money);
+        let a = i128::from(amount(&t.amount_money));
         match t.card_details.as_ref().and_then(|c| c.status.as_deref()) {
             Some("AUTHORIZED") => authorized += a,
             Some("VOIDED") => voided += 1,
@@ -120,13 +123,13 @@ pub fn payment_status(o: &Order) -> PaymentStatus {
             _ => captured += a,
         }
     }
-    let refunded: i64 = o
+    let refunded: i128 = o
         .refunds
         .iter()
         .filter(|r| matches!(r.status.as_deref(), Some("APPROVED" | "PENDING") | None))
-        .map(|r| amount(&r.amount_money))
+        .map(|r| i128::from(amount(&r.amount_money)))
         .sum();
-    let total = amount(&o.total_money);
+    let total = i128::from(amount(&o.total_money));
     if refunded > 0 {
         if refunded >= captured {
             PaymentStatus::Refunded
@@ -260,6 +263,12 @@ fn line(
     let uid = l.uid.clone().unwrap_or_else(|| format!("{i}"));
     let field = |f: &str| format!("line_items[{uid}].{f}");
     let q = quantity(&field("quantity"), &l.quantity)?;
+    let too_large = |f: &str| {
+        NormalizeError(format!(
+            "{}: the amounts add up past what chansync takes",
+            field(f)
+        ))
+    };
     let base = opt_money(
         &field("base_price_money"),
         l.base_price_money.as_ref(),
@@ -277,11 +286,19 @@ fn line(
             Some(s) => quantity(&field("modifiers.quantity"), s)?,
             None => Decimal::ONE,
         };
-        per_unit_modifiers += price * mq;
-        modifiers_total += match &m.total_price_money {
+        let each = price
+            .checked_mul(mq)
+            .ok_or_else(|| too_large("modifiers"))?;
+        per_unit_modifiers = per_unit_modifiers
+            .checked_add(each)
+            .ok_or_else(|| too_large("modifiers"))?;
+        let total = match &m.total_price_money {
             Some(t) => money(&field("modifiers.total_price_money"), t, currency)?,
-            None => price * mq * q,
+            None => each.checked_mul(q).ok_or_else(|| too_large("modifiers"))?,
         };
+        modifiers_total = modifiers_total
+            .checked_add(total)
+            .ok_or_else(|| too_large("modifiers"))?;
     }
     let discount = opt_money(
         &field("total_discount_money"),
@@ -302,7 +319,11 @@ fn line(
         (None, None) => String::new(),
     };
     let (quantity, unit_price) = match whole(q) {
-        Some(n) => (n, base + per_unit_modifiers),
+        Some(n) => (
+            n,
+            base.checked_add(per_unit_modifiers)
+                .ok_or_else(|| too_large("base_price_money"))?,
+        ),
         None => {
             // A measured quantity (1.5 kg): one line at the price Square
             // charged for the whole measure, the measure kept in the title.
@@ -311,9 +332,17 @@ fn line(
                 None => currency.canonical((base * q).round_dp(currency.minor_units())),
             };
             title = format!("{title} × {}", q.normalize());
-            (1, variation_total + modifiers_total)
+            (
+                1,
+                variation_total
+                    .checked_add(modifiers_total)
+                    .ok_or_else(|| too_large("variation_total_price_money"))?,
+            )
         }
     };
+    // Bounded, the unit price times a bounded quantity cannot overflow.
+    let unit_price = bounded_amount(unit_price)
+        .map_err(|e| NormalizeError(format!("{}: {e}", field("unit price"))))?;
     Ok(ChannelLine {
         external_id: uid,
         channel_sku: l.catalog_object_id.as_deref().map(sku_of),

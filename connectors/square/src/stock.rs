@@ -55,7 +55,8 @@ pub(crate) fn on_hand_of(
         let Some(sku) = sku_of(&c.catalog_object_id) else {
             continue;
         };
-        *sums.entry((sku, c.location_id.clone())).or_default() += q;
+        let sum = sums.entry((sku, c.location_id.clone())).or_default();
+        *sum = sum.saturating_add(q);
     }
     sums.into_iter()
         .map(|((channel_sku, channel_location), on_hand)| OnHand {

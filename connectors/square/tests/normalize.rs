@@ -245,6 +245,49 @@ fn a_measured_quantity_is_one_line_at_the_charged_price() {
     assert!(l.title.ends_with("× 1.5"), "{}", l.title);
 }
 
+#[test]
+fn absurd_amounts_and_quantities_are_refused_not_a_panic() {
+    let base = fixture("orders")["UpdateOrderResponse"].clone();
+    let err = |raw: Value| {
+        to_channel_order(&serde_json::from_value(raw).unwrap(), &|id: &str| {
+            id.to_owned()
+        })
+        .expect_err("refused")
+        .0
+    };
+    let mut huge_price = base.clone();
+    huge_price["line_items"][0]["base_price_money"] =
+        json!({"amount": i64::MAX, "currency": "USD"});
+    assert!(err(huge_price).contains("beyond the largest amount"));
+
+    let mut huge_quantity = base.clone();
+    huge_quantity["line_items"][0]["quantity"] = json!("79228162514264337593543950335");
+    assert!(err(huge_quantity).contains("beyond the largest quantity"));
+
+    // Modifiers each within bounds whose unit price is not.
+    let mut many = base.clone();
+    let modifier = json!({"base_price_money": {"amount": 100_000_000_000_000_000_i64, "currency": "USD"}, "quantity": "1000000"});
+    many["line_items"][0]["modifiers"] = json!(vec![modifier; 100]);
+    let e = err(many);
+    assert!(
+        e.contains("unit price") && e.contains("beyond the largest amount"),
+        "{e}"
+    );
+
+    // Tenders that add up past i64 still say how the order is paid.
+    let mut tenders = base;
+    tenders["tenders"] = json!([
+        {"id": "a", "type": "CASH", "amount_money": {"amount": i64::MAX, "currency": "USD"}},
+        {"id": "b", "type": "CASH", "amount_money": {"amount": i64::MAX, "currency": "USD"}},
+    ]);
+    tenders["refunds"] = json!([]);
+    let o: Order = serde_json::from_value(tenders).unwrap();
+    assert_eq!(
+        chansync_square::normalize::payment_status(&o),
+        PaymentStatus::Paid
+    );
+}
+
 fn connector(secret: Option<&str>, options: Value) -> Box<dyn Connector> {
     SquareFactory
         .build(ConnectorContext {
