@@ -93,6 +93,44 @@ webhook_secret = "{secret}"
     )
 }
 
+/// A daemon running in this process on `listener`.
+pub struct Daemon {
+    pub config_path: PathBuf,
+    pub store_url: String,
+    pub shutdown: CancellationToken,
+    pub daemon: JoinHandle<Result<(), chansync::daemon::RunError>>,
+}
+
+/// Writes `text` as `dir/chansync.toml` and runs the daemon on it until it
+/// is ready.
+pub async fn start_daemon(dir: &Path, text: &str, listener: TcpListener) -> Daemon {
+    let config_path = dir.join("chansync.toml");
+    std::fs::write(&config_path, text).unwrap();
+    let config = Config::parse(&config_path, text).expect("test config is valid");
+    let store_url = config.store_url.clone();
+    let shutdown = CancellationToken::new();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let opts = RunOptions {
+        shutdown: shutdown.clone(),
+        listener: Some(listener),
+        events: None,
+        on_ready: Some(Box::new(move |_| {
+            let _ = ready_tx.send(());
+        })),
+    };
+    let daemon = tokio::spawn(chansync::run(config, opts));
+    tokio::time::timeout(Duration::from_secs(30), ready_rx)
+        .await
+        .expect("daemon ready in time")
+        .expect("daemon started");
+    Daemon {
+        config_path,
+        store_url,
+        shutdown,
+        daemon,
+    }
+}
+
 impl Harness {
     pub async fn start(setup: Setup) -> Harness {
         let dir = tempfile::tempdir().unwrap();
@@ -113,25 +151,12 @@ impl Harness {
             ),
             setup.extra
         );
-        let config_path = dir.path().join("chansync.toml");
-        std::fs::write(&config_path, &text).unwrap();
-        let config = Config::parse(&config_path, &text).expect("test config is valid");
-        let store_url = config.store_url.clone();
-        let shutdown = CancellationToken::new();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let opts = RunOptions {
-            shutdown: shutdown.clone(),
-            listener: Some(listener),
-            events: None,
-            on_ready: Some(Box::new(move |_| {
-                let _ = ready_tx.send(());
-            })),
-        };
-        let daemon = tokio::spawn(chansync::run(config, opts));
-        tokio::time::timeout(Duration::from_secs(30), ready_rx)
-            .await
-            .expect("daemon ready in time")
-            .expect("daemon started");
+        let Daemon {
+            config_path,
+            store_url,
+            shutdown,
+            daemon,
+        } = start_daemon(dir.path(), &text, listener).await;
         Harness {
             sim,
             addr,

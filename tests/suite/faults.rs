@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chansync::store::{OpenMode, OrderFilter, Store};
-use chansync::{Config, RunOptions};
 use chansync_amazon::sim as amazon;
 use chansync_sdk::chaos::ChaosPlan;
 use chansync_shopify::sim as shopify;
@@ -184,25 +183,12 @@ impl Rig {
                 "\n[[sku]]\nconnector = \"{connector}\"\nchannel_sku = \"{s}\"\nmaster_sku = \"{s}\"\n"
             ));
         }
-        let config_path = dir.path().join("chansync.toml");
-        std::fs::write(&config_path, &config).unwrap();
-        let parsed = Config::parse(&config_path, &config).expect("test config is valid");
-        let store_url = parsed.store_url.clone();
-        let shutdown = CancellationToken::new();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let opts = RunOptions {
-            shutdown: shutdown.clone(),
-            listener: Some(listener),
-            events: None,
-            on_ready: Some(Box::new(move |_| {
-                let _ = ready_tx.send(());
-            })),
-        };
-        let daemon = tokio::spawn(chansync::run(parsed, opts));
-        tokio::time::timeout(Duration::from_secs(30), ready_rx)
-            .await
-            .expect("daemon ready in time")
-            .expect("daemon started");
+        let crate::common::Daemon {
+            config_path,
+            store_url,
+            shutdown,
+            daemon,
+        } = crate::common::start_daemon(dir.path(), &config, listener).await;
         let rig = Rig {
             shop,
             pos,

@@ -4,7 +4,7 @@
 //! connector implements ([`connector`]), what its errors mean ([`error`]), the
 //! shared rate-limited, retrying HTTP client ([`http`]) and webhook signature
 //! helpers ([`webhook`]). With feature `sim`, [`chaos`] injects faults into
-//! simulators; with feature `conformance`, [`conformance`] checks a connector
+//! simulators and [`webhook_queue`] sends their webhooks under it; with feature `conformance`, [`conformance`] checks a connector
 //! against its simulator.
 
 #[cfg(feature = "sim")]
@@ -16,6 +16,8 @@ pub mod error;
 pub mod http;
 pub mod model;
 pub mod webhook;
+#[cfg(feature = "sim")]
+pub mod webhook_queue;
 
 pub use async_trait::async_trait;
 pub use connector::*;

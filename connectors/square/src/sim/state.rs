@@ -201,7 +201,7 @@ impl Shared {
             "id": o.id,
             "object": { data_type: o.summary(!created) },
         });
-        self.webhooks.enqueue(MERCHANT_ID, kind, data);
+        crate::sim::webhooks::enqueue(&self.webhooks, MERCHANT_ID, kind, data);
     }
 
     /// Queues an `inventory.count.updated` event for the counts given.
@@ -218,8 +218,7 @@ impl Shared {
             "id": uuid_like(),
             "object": { "inventory_counts": counts },
         });
-        self.webhooks
-            .enqueue(MERCHANT_ID, "inventory.count.updated", data);
+        crate::sim::webhooks::enqueue(&self.webhooks, MERCHANT_ID, "inventory.count.updated", data);
     }
 
     /// Moves the counts of an order's tracked lines by `sign` × quantity at

@@ -4,19 +4,18 @@
 //! non-2xx answers and connection errors with backoff, marking retries with
 //! Square's `square-retry-*` headers.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chansync_sdk::chaos::{Fates, WebhookFate};
+use chansync_sdk::webhook_queue;
+pub(crate) use chansync_sdk::webhook_queue::uuid_like;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::sim::model::ts;
-use crate::sim::state::{lock, Shared};
+use crate::sim::state::Shared;
 use crate::webhook::{signature, SIGNATURE_HEADER};
 
 /// Tries per event before it counts as failed.
@@ -25,10 +24,6 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long Square waits for an answer before a try counts as failed.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Held-back deliveries go out after this many later ones (chaos `webhook_delay`).
-const DELAY_BEHIND: usize = 2;
-/// A held-back delivery waits at most this long for later ones to overtake it.
-const DELAY_AT_MOST: Duration = Duration::from_millis(500);
 
 /// One event to deliver. Retries resend the same bytes.
 #[derive(Clone)]
@@ -40,99 +35,30 @@ pub(crate) struct Delivery {
 }
 
 /// Events waiting to be sent, and what became of the sent ones.
-pub(crate) struct WebhookQueue {
-    queue: Mutex<VecDeque<Delivery>>,
-    wake: Notify,
-    /// Queued plus in flight.
-    pending: watch::Sender<usize>,
-    sent: AtomicU64,
-    failed: AtomicU64,
-    lost: AtomicU64,
-    retried: AtomicU64,
-    /// Sent a second time by the chaos plan.
-    duplicated: AtomicU64,
+pub(crate) type WebhookQueue = webhook_queue::WebhookQueue<Delivery>;
+
+/// Queues an event with Square's envelope around `data`.
+pub(crate) fn enqueue(queue: &WebhookQueue, merchant_id: &str, kind: &str, data: Value) {
+    let event_id = uuid_like();
+    let now = Utc::now();
+    let body = json!({
+        "merchant_id": merchant_id,
+        "type": kind,
+        "event_id": event_id,
+        "created_at": ts(now),
+        "data": data,
+    });
+    queue.push(Delivery {
+        kind: kind.to_owned(),
+        event_id,
+        body: serde_json::to_vec(&body).expect("JSON serializes"),
+        first_at: now,
+    });
 }
 
-/// A random id in UUID form, as Square's event ids are.
-pub(crate) fn uuid_like() -> String {
-    let v: u128 = rand::random();
-    let h = format!("{v:032x}");
-    format!(
-        "{}-{}-4{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-impl WebhookQueue {
-    pub(crate) fn new() -> Self {
-        WebhookQueue {
-            queue: Mutex::new(VecDeque::new()),
-            wake: Notify::new(),
-            pending: watch::Sender::new(0),
-            sent: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            lost: AtomicU64::new(0),
-            retried: AtomicU64::new(0),
-            duplicated: AtomicU64::new(0),
-        }
-    }
-
-    /// Queues an event with Square's envelope around `data`.
-    pub(crate) fn enqueue(&self, merchant_id: &str, kind: &str, data: Value) {
-        let event_id = uuid_like();
-        let now = Utc::now();
-        let body = json!({
-            "merchant_id": merchant_id,
-            "type": kind,
-            "event_id": event_id,
-            "created_at": ts(now),
-            "data": data,
-        });
-        let delivery = Delivery {
-            kind: kind.to_owned(),
-            event_id,
-            body: serde_json::to_vec(&body).expect("JSON serializes"),
-            first_at: now,
-        };
-        lock(&self.queue).push_back(delivery);
-        self.pending.send_modify(|p| *p += 1);
-        self.wake.notify_one();
-    }
-
-    fn pop(&self) -> Option<Delivery> {
-        lock(&self.queue).pop_front()
-    }
-
-    fn done(&self) {
-        self.pending.send_modify(|p| *p = p.saturating_sub(1));
-    }
-
-    /// `sent` (a 2xx came back), `failed` (gave up), `lost` (never sent, by
-    /// `webhook_loss`), `retried` (extra tries), `pending`.
-    pub(crate) fn stats(&self) -> Value {
-        json!({
-            "sent": self.sent.load(Ordering::Relaxed),
-            "failed": self.failed.load(Ordering::Relaxed),
-            "lost": self.lost.load(Ordering::Relaxed),
-            "retried": self.retried.load(Ordering::Relaxed),
-            "duplicated": self.duplicated.load(Ordering::Relaxed),
-            "pending": *self.pending.borrow(),
-        })
-    }
-
-    /// Waits until nothing is queued or in flight; `false` on timeout.
-    pub(crate) async fn wait_idle(&self, timeout: Duration) -> bool {
-        let mut rx = self.pending.subscribe();
-        let idle = tokio::time::timeout(timeout, rx.wait_for(|p| *p == 0)).await;
-        matches!(idle, Ok(Ok(_)))
-    }
-}
-
-/// Sends queued events to `target` one at a time until cancelled.
+/// Sends queued events to `target` one at a time until cancelled. The
+/// chaos plan may lose a delivery, send it twice, or hold it back until
+/// later ones have gone (out of order).
 pub(crate) async fn run_sender(shared: Arc<Shared>, target: String, cancel: CancellationToken) {
     let client = match reqwest::Client::builder().timeout(DELIVERY_TIMEOUT).build() {
         Ok(c) => c,
@@ -141,53 +67,16 @@ pub(crate) async fn run_sender(shared: Arc<Shared>, target: String, cancel: Canc
             return;
         }
     };
-    let queue = &shared.webhooks;
-    let mut fates: Fates<Delivery> = Fates::new(DELAY_BEHIND);
-    loop {
-        let sends = match queue.pop() {
-            Some(delivery) => {
-                let loss = shared.cfg.webhook_loss;
-                let fate = if loss > 0.0 && rand::random::<f64>() < loss {
-                    WebhookFate::Lose
-                } else {
-                    shared.chaos.webhook_fate()
-                };
-                if fate == WebhookFate::Lose {
-                    queue.lost.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(kind = %delivery.kind, event_id = %delivery.event_id, "simulated webhook lost");
-                    queue.done();
-                    continue;
-                }
-                if fate == WebhookFate::Duplicate {
-                    queue.duplicated.fetch_add(1, Ordering::Relaxed);
-                }
-                fates.take(delivery, fate)
-            }
-            None if !fates.holding() => {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = queue.wake.notified() => continue,
-                }
-            }
-            None => {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = queue.wake.notified() => continue,
-                    _ = tokio::time::sleep(DELAY_AT_MOST) => fates.drain(),
-                }
-            }
-        };
-        for s in sends {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = deliver(&shared, &client, &target, &s.delivery) => {
-                    if s.completes {
-                        queue.done();
-                    }
-                }
-            }
-        }
-    }
+    let (shared, client, target) = (&*shared, &client, target.as_str());
+    shared
+        .webhooks
+        .run(
+            &shared.chaos,
+            shared.cfg.webhook_loss,
+            cancel.cancelled(),
+            |d| async move { deliver(shared, client, target, &d).await },
+        )
+        .await;
 }
 
 async fn deliver(shared: &Shared, client: &reqwest::Client, target: &str, d: &Delivery) {
@@ -237,18 +126,5 @@ async fn deliver(shared: &Shared, client: &reqwest::Client, target: &str, d: &De
         tracing::debug!(kind = %d.kind, attempt, %outcome, "simulated webhook will be retried");
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_look_like_uuids() {
-        let id = uuid_like();
-        let parts: Vec<usize> = id.split('-').map(str::len).collect();
-        assert_eq!(parts, [8, 4, 4, 4, 12]);
-        assert_ne!(uuid_like(), id);
     }
 }
