@@ -321,7 +321,9 @@ impl Rig {
                 .as_array()
                 .unwrap()
                 .iter()
-                .filter(|e| e["state"] != "done")
+                // `superseded` is final: a newer row for the SKU sent the
+                // newest level instead.
+                .filter(|e| e["state"] != "done" && e["state"] != "superseded")
                 .collect();
             let dead: Vec<&&Value> = pending.iter().filter(|e| e["state"] == "dead").collect();
             assert!(dead.is_empty(), "{what}: pushes given up: {dead:?}");
