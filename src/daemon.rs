@@ -1,18 +1,19 @@
 //! `chansync run`: opens and migrates the store, builds the connectors,
-//! starts the listener, the inbox writer and worker and one poller per
-//! polling connector, and on shutdown drains them in order so that nothing
-//! acknowledged or fetched is dropped.
+//! starts the listener, the inbox writer and worker and one poller and one
+//! dispatcher per connector, re-reads the config when told to (SIGHUP:
+//! connectors added, removed or changed without a restart), and on shutdown
+//! drains them in order so that nothing acknowledged or fetched is dropped.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use chansync_sdk::model::ChannelOrder;
 use chansync_sdk::Connector;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::admin::{router, AppState};
 use crate::config::{Config, PollSchedule};
@@ -28,10 +29,16 @@ pub struct Instance {
     pub poll: Option<PollSchedule>,
 }
 
+/// The connectors running now, by name.
+pub type Connectors = HashMap<String, Arc<Instance>>;
+
 /// What the daemon's tasks share.
 pub struct Runtime {
     pub store: Store,
-    pub connectors: HashMap<String, Arc<Instance>>,
+    /// Swapped whole on a config reload; readers take a snapshot.
+    connectors: RwLock<Arc<Connectors>>,
+    /// The config in force (the reloadable parts of the newest good file).
+    config: RwLock<Arc<Config>>,
     pub events: Option<EventSender>,
     pub ready: AtomicBool,
     pub draining: AtomicBool,
@@ -39,6 +46,44 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// A runtime over `store` with no connectors yet.
+    pub fn new(store: Store, config: Config, events: Option<EventSender>) -> Runtime {
+        Runtime {
+            store,
+            connectors: RwLock::new(Arc::new(HashMap::new())),
+            config: RwLock::new(Arc::new(config)),
+            events,
+            ready: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+        }
+    }
+
+    /// The connectors running now.
+    pub fn connectors(&self) -> Arc<Connectors> {
+        self.connectors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn connector(&self, name: &str) -> Option<Arc<Instance>> {
+        self.connectors().get(name).cloned()
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn swap(&self, config: Config, connectors: Connectors) {
+        *self.connectors.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(connectors);
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+    }
+
     pub fn publish(&self, e: Event) {
         if let Some(tx) = &self.events {
             let _ = tx.send(e);
@@ -89,18 +134,14 @@ pub struct RunOptions {
     pub events: Option<EventSender>,
     /// Called once the daemon is ready, with the address it listens on.
     pub on_ready: Option<Box<dyn FnOnce(std::net::SocketAddr) + Send>>,
+    /// Notified to re-read the config file (SIGHUP).
+    pub reload: Option<Arc<Notify>>,
 }
 
-/// Runs the daemon until `opts.shutdown` is cancelled, then drains.
-pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
-    let store = Store::open(&config.store_url, config.synchronous, OpenMode::Migrate)
-        .await?
-        .with_policy(crate::inventory::Policy::from_config(&config));
-    store.sync_sku_config(&config.skus).await?;
-    tracing::info!(store = %config.store_url, "store open and migrated");
-
+/// Builds the connectors of `config` whose names `wanted` accepts.
+fn build(config: &Config, wanted: impl Fn(&str) -> bool) -> Result<Connectors, RunError> {
     let mut connectors = HashMap::new();
-    for c in &config.connectors {
+    for c in config.connectors.iter().filter(|c| wanted(&c.name)) {
         let connector = crate::registry::build(&c.kind, c.context.clone()).map_err(|source| {
             RunError::Connector {
                 name: c.name.clone(),
@@ -118,14 +159,234 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
             }),
         );
     }
-    let rt = Arc::new(Runtime {
-        store: store.clone(),
-        connectors,
-        events: opts.events,
-        ready: AtomicBool::new(false),
-        draining: AtomicBool::new(false),
-        metrics: Arc::new(crate::metrics::Metrics::new()),
-    });
+    Ok(connectors)
+}
+
+/// One connector's tasks: its poller and its dispatcher, each stoppable
+/// alone (a reload) or with the rest (shutdown).
+struct Running {
+    fingerprint: String,
+    poll_stop: CancellationToken,
+    push_stop: CancellationToken,
+    poller: Option<JoinHandle<()>>,
+    dispatcher: Option<JoinHandle<()>>,
+}
+
+/// Starts and stops connectors' tasks.
+struct Supervisor {
+    running: HashMap<String, Running>,
+    /// Parent of every poller's stop token.
+    shutdown: CancellationToken,
+    /// Parent of every dispatcher's stop token; cancelled after the inbox
+    /// worker has drained.
+    push_stop: CancellationToken,
+}
+
+impl Supervisor {
+    fn start(&mut self, rt: &Arc<Runtime>, inst: Arc<Instance>, fingerprint: String) {
+        let poll_stop = self.shutdown.child_token();
+        let push_stop = self.push_stop.child_token();
+        let poller = inst.poll.clone().map(|schedule| {
+            tokio::spawn(poller::run(
+                rt.clone(),
+                inst.clone(),
+                schedule,
+                poll_stop.clone(),
+            ))
+        });
+        let dispatcher = crate::push::pushes(&inst).then(|| {
+            tokio::spawn(crate::push::run(
+                rt.clone(),
+                inst.clone(),
+                push_stop.clone(),
+            ))
+        });
+        tracing::info!(
+            connector = %inst.name,
+            kind = inst.kind,
+            poll = inst.poll.as_ref().map(|p| p.to_string()).unwrap_or_else(|| "webhooks only".into()),
+            "connector started"
+        );
+        self.running.insert(
+            inst.name.clone(),
+            Running {
+                fingerprint,
+                poll_stop,
+                push_stop,
+                poller,
+                dispatcher,
+            },
+        );
+    }
+
+    /// Stops one connector: the page being committed and the push in flight
+    /// finish; what is left waits in the store for its next start.
+    async fn stop(&mut self, name: &str) {
+        let Some(r) = self.running.remove(name) else {
+            return;
+        };
+        r.poll_stop.cancel();
+        r.push_stop.cancel();
+        for task in [r.poller, r.dispatcher].into_iter().flatten() {
+            let _ = task.await;
+        }
+        tracing::info!(connector = %name, "connector stopped");
+    }
+
+    /// Waits for every poller (after `shutdown` was cancelled).
+    async fn pollers_done(&mut self) {
+        for r in self.running.values_mut() {
+            if let Some(t) = r.poller.take() {
+                let _ = t.await;
+            }
+        }
+    }
+
+    /// Waits for every dispatcher (after `push_stop` was cancelled).
+    async fn dispatchers_done(&mut self) {
+        for r in self.running.values_mut() {
+            if let Some(t) = r.dispatcher.take() {
+                let _ = t.await;
+            }
+        }
+    }
+}
+
+/// Why a reload was refused; the old config keeps running.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Build(#[from] RunError),
+}
+
+/// What a reload did.
+#[derive(Debug, Default)]
+pub struct Reloaded {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    /// Keys that take effect only at the next start.
+    pub need_restart: Vec<&'static str>,
+}
+
+impl std::fmt::Display for Reloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        write!(
+            f,
+            "connectors added: {}; removed: {}; changed: {}",
+            list(&self.added),
+            list(&self.removed),
+            list(&self.changed)
+        )?;
+        if !self.need_restart.is_empty() {
+            write!(f, "; at the next restart: {}", self.need_restart.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Re-reads the config file: connectors added, removed or changed start and
+/// stop without a restart; locations, routing, SKU mappings, stock policies,
+/// the outbox's retry policy and the admin token change in place. A file
+/// that does not load, or a connector that does not build, changes nothing.
+async fn reload(rt: &Arc<Runtime>, sup: &mut Supervisor) -> Result<Reloaded, ReloadError> {
+    let old = rt.config();
+    let mut new = Config::load(&old.path)?;
+    let mut done = Reloaded::default();
+    // What the running listener and store were opened with stays.
+    macro_rules! keep {
+        ($($field:ident).+, $key:literal) => {
+            if new.$($field).+ != old.$($field).+ {
+                done.need_restart.push($key);
+                new.$($field).+ = old.$($field).+.clone();
+            }
+        };
+    }
+    keep!(store_url, "store.url");
+    keep!(synchronous, "store.synchronous");
+    keep!(listen, "server.listen");
+    keep!(max_body_bytes, "server.max_body_bytes");
+    keep!(read_timeout, "server.read_timeout");
+    keep!(log.level, "log.level");
+    keep!(log.format, "log.format");
+
+    let fingerprints: HashMap<String, String> = new
+        .connectors
+        .iter()
+        .map(|c| (c.name.clone(), c.fingerprint()))
+        .collect();
+    for (name, fp) in &fingerprints {
+        match sup.running.get(name) {
+            None => done.added.push(name.clone()),
+            Some(r) if &r.fingerprint != fp => done.changed.push(name.clone()),
+            Some(_) => {}
+        }
+    }
+    done.removed = sup
+        .running
+        .keys()
+        .filter(|n| !fingerprints.contains_key(*n))
+        .cloned()
+        .collect();
+    for v in [&mut done.added, &mut done.removed, &mut done.changed] {
+        v.sort();
+    }
+    // Build before touching anything: a connector that does not build
+    // leaves the old config running.
+    let fresh = build(&new, |n| {
+        done.added.iter().chain(&done.changed).any(|x| x == n)
+    })?;
+
+    for name in done.removed.iter().chain(&done.changed) {
+        sup.stop(name).await;
+    }
+    let mut connectors: Connectors = rt
+        .connectors()
+        .iter()
+        .filter(|(n, _)| fingerprints.contains_key(*n) && !fresh.contains_key(*n))
+        .map(|(n, i)| (n.clone(), i.clone()))
+        .collect();
+    connectors.extend(fresh.iter().map(|(n, i)| (n.clone(), i.clone())));
+    rt.store
+        .set_policy(crate::inventory::Policy::from_config(&new));
+    let skus = new.skus.clone();
+    rt.swap(new, connectors);
+    for (name, inst) in fresh {
+        let fp = fingerprints[&name].clone();
+        sup.start(rt, inst, fp);
+    }
+    // The store follows: SKU mappings from the file, and every level
+    // published again to a connector that is new or changed.
+    if let Err(e) = rt.store.sync_sku_config(&skus).await {
+        tracing::error!(error = %e, "reload: cannot update the SKU mappings");
+    }
+    let republish: Vec<String> = done.added.iter().chain(&done.changed).cloned().collect();
+    if let Err(e) = rt.store.republish_stock(&republish).await {
+        tracing::error!(error = %e, "reload: cannot queue stock levels");
+    }
+    Ok(done)
+}
+
+/// Runs the daemon until `opts.shutdown` is cancelled, then drains.
+pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
+    let store = Store::open(&config.store_url, config.synchronous, OpenMode::Migrate)
+        .await?
+        .with_policy(crate::inventory::Policy::from_config(&config));
+    store.sync_sku_config(&config.skus).await?;
+    tracing::info!(store = %config.store_url, "store open and migrated");
+
+    let connectors = build(&config, |_| true)?;
+    let rt = Arc::new(Runtime::new(store.clone(), config.clone(), opts.events));
+    rt.swap(config.clone(), connectors);
 
     let listener = match opts.listener {
         Some(l) => l,
@@ -142,49 +403,27 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     })?;
 
     let shutdown = opts.shutdown;
-    let tasks = TaskTracker::new();
     let wake = Arc::new(Notify::new());
     let (inbox_tx, inbox_rx) = mpsc::channel(4096);
     let writer = tokio::spawn(inbox::writer(store.clone(), inbox_rx, wake.clone()));
     let worker_stop = CancellationToken::new();
     let worker = tokio::spawn(inbox::worker(rt.clone(), wake.clone(), worker_stop.clone()));
 
-    for inst in rt.connectors.values() {
-        if let Some(schedule) = inst.poll.clone() {
-            tasks.spawn(poller::run(
-                rt.clone(),
-                inst.clone(),
-                schedule,
-                shutdown.clone(),
-            ));
-        }
-        tracing::info!(
-            connector = %inst.name,
-            kind = inst.kind,
-            poll = inst.poll.as_ref().map(|p| p.to_string()).unwrap_or_else(|| "webhooks only".into()),
-            "connector started"
-        );
-    }
-    tasks.close();
-    let push_stop = CancellationToken::new();
-    let dispatchers = TaskTracker::new();
-    for inst in rt.connectors.values() {
-        if crate::push::pushes(inst) {
-            dispatchers.spawn(crate::push::run(
-                rt.clone(),
-                inst.clone(),
-                push_stop.clone(),
-            ));
+    let mut sup = Supervisor {
+        running: HashMap::new(),
+        shutdown: shutdown.clone(),
+        push_stop: CancellationToken::new(),
+    };
+    for c in &config.connectors {
+        if let Some(inst) = rt.connector(&c.name) {
+            sup.start(&rt, inst, c.fingerprint());
         }
     }
-    dispatchers.close();
 
     let app = router(
         Arc::new(AppState {
             rt: rt.clone(),
             inbox: inbox_tx,
-            admin_token: config.admin_token.clone(),
-            config: Arc::new(config.clone()),
         }),
         config.max_body_bytes,
     );
@@ -204,7 +443,7 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     });
 
     rt.ready.store(true, Ordering::SeqCst);
-    tracing::info!(listen = %addr, connectors = rt.connectors.len(), "chansync is ready");
+    tracing::info!(listen = %addr, connectors = rt.connectors().len(), "chansync is ready");
     let notifier = crate::systemd::Notifier::from_env();
     let summary = crate::systemd::status_line(&rt).await.unwrap_or_default();
     notifier.ready(&format!("listening on {addr}; {summary}"));
@@ -214,7 +453,36 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
         f(addr);
     }
 
-    shutdown.cancelled().await;
+    let reload_signal = opts.reload.unwrap_or_default();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = reload_signal.notified() => {
+                notifier.reloading();
+                tracing::info!(config = %rt.config().path.display(), "reloading the config");
+                let outcome = reload(&rt, &mut sup).await;
+                let summary = crate::systemd::status_line(&rt).await.unwrap_or_default();
+                match outcome {
+                    Ok(done) => {
+                        tracing::info!(
+                            added = ?done.added,
+                            removed = ?done.removed,
+                            changed = ?done.changed,
+                            "config reloaded"
+                        );
+                        for key in &done.need_restart {
+                            tracing::warn!(key, "this setting changed in the file; it takes effect at the next restart");
+                        }
+                        notifier.ready(&format!("reloaded ({done}); {summary}"));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload rejected; the previous config keeps running");
+                        notifier.ready(&format!("reload rejected ({e}); running the previous config; {summary}"));
+                    }
+                }
+            }
+        }
+    }
     rt.draining.store(true, Ordering::SeqCst);
     notifier.stopping();
     watchdog_stop.cancel();
@@ -226,13 +494,13 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     // 2. The writer stores what is queued and ends with the last sender.
     let _ = writer.await;
     // 3. Pollers finish the page they are committing.
-    tasks.wait().await;
+    sup.pollers_done().await;
     // 4. The worker applies every stored delivery.
     worker_stop.cancel();
     let _ = worker.await;
     // 5. Dispatchers finish the push in flight; the rest waits in the outbox.
-    push_stop.cancel();
-    dispatchers.wait().await;
+    sup.push_stop.cancel();
+    sup.dispatchers_done().await;
     store.close().await;
     tracing::info!("chansync stopped");
     match served {

@@ -206,7 +206,8 @@ impl Metrics {
                         / 1000.0
                 })
         };
-        for name in rt.connectors.keys() {
+        let connectors = rt.connectors();
+        for name in connectors.keys() {
             let l = labels(&[("connector", name)]);
             // Values first: a family's guard must not live across an await.
             let inbox_age = age(store.inbox_oldest_pending(name).await?).unwrap_or(0.0);
@@ -221,7 +222,7 @@ impl Metrics {
                 self.poll_lag.get_or_create(&l).set(a);
             }
         }
-        for (name, inst) in &rt.connectors {
+        for (name, inst) in connectors.iter() {
             if let Some(s) = inst.connector.rate_limit_state() {
                 let l = labels(&[("connector", name)]);
                 self.limiter_waits.get_or_create(&l).set(s.waits as i64);

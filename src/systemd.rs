@@ -1,6 +1,7 @@
 //! systemd's notify protocol (`Type=notify`): READY once the store is
 //! migrated and the listener is up, STATUS lines with a short summary,
-//! WATCHDOG pings while the daemon is healthy, STOPPING when it drains.
+//! WATCHDOG pings while the daemon is healthy, RELOADING then READY around
+//! a config reload, STOPPING when it drains.
 //! Without `NOTIFY_SOCKET` every call is a no-op.
 
 use std::os::unix::net::UnixDatagram;
@@ -53,6 +54,15 @@ impl Notifier {
 
     pub fn ready(&self, status: &str) {
         self.notify(&format!("READY=1\nSTATUS={status}"));
+    }
+
+    /// A reload begins; `ready` ends it (systemd's reload protocol).
+    pub fn reloading(&self) {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let usec = now.tv_sec as u64 * 1_000_000 + now.tv_nsec as u64 / 1_000;
+        self.notify(&format!(
+            "RELOADING=1\nMONOTONIC_USEC={usec}\nSTATUS=reloading the config"
+        ));
     }
 
     pub fn stopping(&self) {

@@ -42,7 +42,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// Constant-time bearer token check.
 async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let Some(expected) = state.admin_token.as_ref() else {
+    let config = state.rt.config();
+    let Some(expected) = config.admin_token.as_ref() else {
         return error(
             StatusCode::FORBIDDEN,
             "the admin API is off: set [server] admin_token",
@@ -288,7 +289,7 @@ async fn replay_dead(State(s): State<Arc<AppState>>) -> Response {
 }
 
 async fn connectors(State(s): State<Arc<AppState>>) -> Response {
-    match crate::cli::connectors_json(&s.config, Some(&s.rt.store)).await {
+    match crate::cli::connectors_json(&s.rt.config(), Some(&s.rt.store)).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => store_error(e),
     }

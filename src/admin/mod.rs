@@ -22,9 +22,6 @@ pub struct AppState {
     pub rt: Arc<Runtime>,
     /// The inbox writer's queue.
     pub inbox: mpsc::Sender<WriteRequest>,
-    pub config: Arc<crate::config::Config>,
-    /// `[server] admin_token`; `None` turns the admin API off.
-    pub admin_token: Option<chansync_sdk::SecretString>,
 }
 
 /// The listener's router.

@@ -31,7 +31,8 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 fn token_ok(state: &AppState, given: &str) -> bool {
     use sha2::Digest;
-    let Some(expected) = state.admin_token.as_ref() else {
+    let config = state.rt.config();
+    let Some(expected) = config.admin_token.as_ref() else {
         return false;
     };
     chansync_sdk::webhook::digests_equal(
@@ -49,7 +50,8 @@ fn session_value(token: &str) -> String {
 }
 
 fn cookie_ok(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(expected) = state.admin_token.as_ref() else {
+    let config = state.rt.config();
+    let Some(expected) = config.admin_token.as_ref() else {
         return false;
     };
     let want = session_value(expected.expose_secret());
@@ -89,7 +91,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;
 .muted{color:#666}.wrap{overflow-x:auto}button{padding:.25rem .7rem}";
 
 async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if state.admin_token.is_none() {
+    if state.rt.config().admin_token.is_none() {
         let body = html! {
             h1 { "chansync" }
             p { "The status page is off: set " code { "[server] admin_token" } " to use it." }
@@ -156,7 +158,8 @@ fn health(c: &serde_json::Value, every: Option<std::time::Duration>) -> (&'stati
 
 async fn status(state: &AppState) -> Result<Markup, crate::store::StoreError> {
     let store = &state.rt.store;
-    let connectors = crate::cli::connectors_json(&state.config, Some(store)).await?;
+    let config = state.rt.config();
+    let connectors = crate::cli::connectors_json(&config, Some(store)).await?;
     let orders = store
         .list_orders(&OrderFilter {
             limit: Some(20),
@@ -177,8 +180,7 @@ async fn status(state: &AppState) -> Result<Markup, crate::store::StoreError> {
         })
         .await?;
     let schedule = |name: &str| {
-        state
-            .config
+        config
             .connectors
             .iter()
             .find(|c| c.name == name)

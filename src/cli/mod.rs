@@ -144,10 +144,13 @@ async fn dispatch(cli: Cli) -> CmdResult {
             );
             let shutdown = CancellationToken::new();
             spawn_signal_handler(shutdown.clone());
+            let reload = std::sync::Arc::new(tokio::sync::Notify::new());
+            spawn_reload_handler(reload.clone());
             crate::daemon::run(
                 config,
                 crate::daemon::RunOptions {
                     shutdown,
+                    reload: Some(reload),
                     ..Default::default()
                 },
             )
@@ -239,6 +242,19 @@ pub fn spawn_signal_handler(token: CancellationToken) {
         let _ = ctrl_c.await;
         tracing::info!("signal received");
         token.cancel();
+    });
+}
+
+/// Notifies `reload` on each SIGHUP (`systemctl reload chansync`).
+pub fn spawn_reload_handler(reload: std::sync::Arc<tokio::sync::Notify>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .expect("SIGHUP handler installs");
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received");
+            reload.notify_one();
+        }
     });
 }
 

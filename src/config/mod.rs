@@ -419,6 +419,33 @@ pub struct ConnectorConfig {
     pub capabilities: Vec<chansync_sdk::Capability>,
 }
 
+impl ConnectorConfig {
+    /// A digest of everything that shapes the built connector, secrets
+    /// included (as a digest only): a reload rebuilds the connector when it
+    /// changes.
+    pub fn fingerprint(&self) -> String {
+        use chansync_sdk::ExposeSecret;
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(format!("{self:?}").as_bytes());
+        let ctx = &self.context;
+        for s in [&ctx.access_token, &ctx.webhook_secret]
+            .into_iter()
+            .flatten()
+        {
+            h.update([0]);
+            h.update(s.expose_secret().as_bytes());
+        }
+        for (k, s) in &ctx.secrets {
+            h.update([1]);
+            h.update(k.as_bytes());
+            h.update([0]);
+            h.update(s.expose_secret().as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+}
+
 /// The validated, resolved config.
 #[derive(Debug, Clone)]
 pub struct Config {

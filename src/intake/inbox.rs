@@ -87,7 +87,7 @@ pub async fn drain(rt: &Runtime) -> Result<usize, crate::store::StoreError> {
         let mut processed = Vec::with_capacity(rows.len());
         let mut deferred = false;
         for row in rows {
-            let Some(inst) = rt.connectors.get(&row.connector) else {
+            let Some(inst) = rt.connector(&row.connector) else {
                 processed.push(Processed {
                     inbox_id: row.id,
                     connector: row.connector.clone(),

@@ -41,7 +41,7 @@ pub async fn receive(
     body: Bytes,
 ) -> Response {
     let rt = &state.rt;
-    let Some(inst) = rt.connectors.get(&name) else {
+    let Some(inst) = rt.connector(&name) else {
         rt.metrics.webhook_rejected(&name, "unknown_connector");
         return reply(
             StatusCode::NOT_FOUND,

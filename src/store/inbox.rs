@@ -105,6 +105,7 @@ impl Store {
         &self,
         done: &[Processed],
     ) -> Result<Vec<Option<Applied>>, StoreError> {
+        let policy = self.policy();
         let mut tx = self.write_tx().await?;
         let at = now();
         let mut out = Vec::with_capacity(done.len());
@@ -116,14 +117,9 @@ impl Store {
                         raw: p.raw.as_deref(),
                         source: Source::Webhook,
                     };
-                    let applied = super::orders::apply_in(
-                        &mut tx,
-                        &self.policy,
-                        &p.connector,
-                        p.kind,
-                        &incoming,
-                    )
-                    .await?;
+                    let applied =
+                        super::orders::apply_in(&mut tx, &policy, &p.connector, p.kind, &incoming)
+                            .await?;
                     ("done", None, Some(applied))
                 }
                 Ok(None) => ("done", None, None),

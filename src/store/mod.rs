@@ -49,8 +49,9 @@ pub struct Store {
     writer: SqlitePool,
     /// Reads, concurrent with the writer thanks to WAL.
     reader: SqlitePool,
-    /// Locations, routing rules and channel stock policies.
-    policy: std::sync::Arc<crate::inventory::Policy>,
+    /// Locations, routing rules and channel stock policies; shared by every
+    /// clone and replaced whole when the config is reloaded.
+    policy: std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::inventory::Policy>>>,
     /// Woken after a commit that may have queued outbox work.
     outbox_wake: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -119,12 +120,21 @@ impl Store {
 
     /// The same store applying `policy` (routing, stock publishing).
     pub fn with_policy(mut self, policy: crate::inventory::Policy) -> Store {
-        self.policy = std::sync::Arc::new(policy);
+        self.policy = std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(policy)));
         self
     }
 
-    pub fn policy(&self) -> &crate::inventory::Policy {
-        &self.policy
+    /// The policy in force now; a transaction keeps the one it started with.
+    pub fn policy(&self) -> std::sync::Arc<crate::inventory::Policy> {
+        self.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the policy for every clone of this store (config reload).
+    pub fn set_policy(&self, policy: crate::inventory::Policy) {
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(policy);
     }
 
     /// Notified after commits that may have queued outbox work.

@@ -126,10 +126,11 @@ impl Store {
         orders: &[Incoming<'_>],
         cursor: &str,
     ) -> Result<Vec<Applied>, StoreError> {
+        let policy = self.policy();
         let mut tx = self.write_tx().await?;
         let mut out = Vec::with_capacity(orders.len());
         for o in orders {
-            out.push(apply_in(&mut tx, &self.policy, connector, kind, o).await?);
+            out.push(apply_in(&mut tx, &policy, connector, kind, o).await?);
         }
         sqlx::query(
             "INSERT INTO poll_state (connector, cursor, orders_seen) VALUES (?, ?, ?)
@@ -153,10 +154,11 @@ impl Store {
         kind: &str,
         orders: &[Incoming<'_>],
     ) -> Result<Vec<Applied>, StoreError> {
+        let policy = self.policy();
         let mut tx = self.write_tx().await?;
         let mut out = Vec::with_capacity(orders.len());
         for o in orders {
-            out.push(apply_in(&mut tx, &self.policy, connector, kind, o).await?);
+            out.push(apply_in(&mut tx, &policy, connector, kind, o).await?);
         }
         tx.commit().await?;
         self.outbox_wake.notify_waiters();

@@ -128,9 +128,9 @@ impl Store {
         connector: &str,
         channel_sku: &str,
     ) -> Result<i64, StoreError> {
+        let policy = self.policy();
         let mut tx = self.write_tx().await?;
-        let level =
-            inventory::published_level(&mut tx, &self.policy, connector, channel_sku).await?;
+        let level = inventory::published_level(&mut tx, &policy, connector, channel_sku).await?;
         sqlx::query("UPDATE outbox SET payload = ? WHERE id = ?")
             .bind(serde_json::json!({"channel_sku": channel_sku, "quantity": level}).to_string())
             .bind(row_id)
@@ -162,13 +162,14 @@ impl Store {
         error: &str,
         retry_in: Option<Duration>,
     ) -> Result<&'static str, StoreError> {
+        let policy = self.policy();
         let mut tx = self.write_tx().await?;
         let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM outbox WHERE id = ?")
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
         let attempts = attempts + 1;
-        let max = i64::from(self.policy.outbox.max_attempts);
+        let max = i64::from(policy.outbox.max_attempts);
         let state = match retry_in {
             Some(d) if attempts < max => {
                 let next = now_us() + d.as_micros() as i64;

@@ -92,7 +92,8 @@ impl Store {
         safety: Option<i64>,
         actor: &Actor,
     ) -> Result<(Level, Level), CommandError> {
-        if self.policy.site(location).is_none() {
+        let policy = self.policy();
+        if policy.site(location).is_none() {
             return Err(CommandError::Refused(format!(
                 "no [[location]] named {location:?} in the config"
             )));
@@ -107,9 +108,9 @@ impl Store {
             inventory::set_on_hand(&mut tx, sku, location, on_hand, safety, actor).await?;
         let mut touched = BTreeSet::from([sku.to_owned()]);
         if after.available() > before.available() {
-            touched.extend(inventory::reroute_waiting(&mut tx, &self.policy, &actor.name).await?);
+            touched.extend(inventory::reroute_waiting(&mut tx, &policy, &actor.name).await?);
         }
-        inventory::enqueue_stock(&mut tx, &self.policy, &touched).await?;
+        inventory::enqueue_stock(&mut tx, &policy, &touched).await?;
         tx.commit().await?;
         self.outbox_wake.notify_waiters();
         Ok((before, after))
@@ -124,15 +125,14 @@ impl Store {
         connector: &str,
         counts: &[chansync_sdk::OnHand],
     ) -> Result<usize, StoreError> {
+        let policy = self.policy();
         let actor = Actor::new(format!("connector:{connector}"));
         let mut tx = self.write_tx().await?;
         let mut touched = BTreeSet::new();
         let mut more = false;
         let mut applied = 0;
         for c in counts {
-            let Some(site) = self
-                .policy
-                .site_for_source(connector, c.channel_location.as_deref())
+            let Some(site) = policy.site_for_source(connector, c.channel_location.as_deref())
             else {
                 tracing::debug!(connector, channel_sku = %c.channel_sku, location = ?c.channel_location, "count for a location chansync does not take; skipped");
                 continue;
@@ -151,9 +151,9 @@ impl Store {
             applied += 1;
         }
         if more {
-            touched.extend(inventory::reroute_waiting(&mut tx, &self.policy, &actor.name).await?);
+            touched.extend(inventory::reroute_waiting(&mut tx, &policy, &actor.name).await?);
         }
-        inventory::enqueue_stock(&mut tx, &self.policy, &touched).await?;
+        inventory::enqueue_stock(&mut tx, &policy, &touched).await?;
         tx.commit().await?;
         self.outbox_wake.notify_waiters();
         Ok(applied)
@@ -161,6 +161,7 @@ impl Store {
 
     /// Stock per SKU (one SKU, or all known), with what each channel is shown.
     pub async fn stock_view(&self, sku: Option<&str>) -> Result<Vec<StockView>, StoreError> {
+        let policy = self.policy();
         // A read transaction gives one consistent snapshot.
         let mut tx = self.reader.begin().await?;
         let skus: Vec<String> = match sku {
@@ -204,8 +205,7 @@ impl Store {
             for l in &listings {
                 let connector: String = l.get("connector");
                 let channel_sku: String = l.get("channel_sku");
-                if !self
-                    .policy
+                if !policy
                     .channels
                     .get(&connector)
                     .is_some_and(|c| c.pushes_stock)
@@ -213,8 +213,7 @@ impl Store {
                     continue;
                 }
                 let published =
-                    inventory::published_level(&mut tx, &self.policy, &connector, &channel_sku)
-                        .await?;
+                    inventory::published_level(&mut tx, &policy, &connector, &channel_sku).await?;
                 channels.push(StockChannel {
                     connector,
                     channel_sku,
@@ -238,6 +237,7 @@ impl Store {
     /// config that are gone from it are removed; imports and learned rows
     /// stay) and queues pushes for what changed.
     pub async fn sync_sku_config(&self, rows: &[SkuMapping]) -> Result<(), StoreError> {
+        let policy = self.policy();
         let mut tx = self.write_tx().await?;
         let before: BTreeSet<(String, String, String, i64)> =
             sqlx::query("SELECT connector, channel_sku, master_sku, quantity FROM sku_map WHERE source = 'config'")
@@ -275,15 +275,53 @@ impl Store {
                 .filter(|b| !after.contains(b))
                 .map(|b| b.2.clone()),
         );
-        inventory::enqueue_stock(&mut tx, &self.policy, &masters).await?;
+        inventory::enqueue_stock(&mut tx, &policy, &masters).await?;
         tx.commit().await?;
         self.outbox_wake.notify_waiters();
         Ok(())
     }
 
+    /// Queues a stock push of every SKU mapped for each of `connectors` that
+    /// publishes stock (a connector new or changed by a config reload).
+    pub async fn republish_stock(&self, connectors: &[String]) -> Result<usize, StoreError> {
+        let policy = self.policy();
+        let mut tx = self.write_tx().await?;
+        let mut queued = 0;
+        for connector in connectors {
+            if !policy
+                .channels
+                .get(connector)
+                .is_some_and(|c| c.pushes_stock)
+            {
+                continue;
+            }
+            let skus: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT channel_sku FROM sku_map WHERE connector = ? ORDER BY channel_sku",
+            )
+            .bind(connector)
+            .fetch_all(&mut *tx)
+            .await?;
+            for cs in skus {
+                queued += inventory::enqueue(
+                    &mut tx,
+                    connector,
+                    "stock",
+                    &cs,
+                    &serde_json::json!({ "channel_sku": cs }),
+                    None,
+                )
+                .await? as usize;
+            }
+        }
+        tx.commit().await?;
+        self.outbox_wake.notify_waiters();
+        Ok(queued)
+    }
+
     /// Imports mappings: each (connector, channel SKU) in `rows` gets exactly
     /// the rows given for it. Returns how many channel SKUs were replaced.
     pub async fn import_skus(&self, rows: &[SkuMapping]) -> Result<usize, StoreError> {
+        let policy = self.policy();
         let mut tx = self.write_tx().await?;
         let keys: BTreeSet<(String, String)> = rows
             .iter()
@@ -306,7 +344,7 @@ impl Store {
                 .await?;
         }
         masters.extend(replace_mappings(&mut tx, &keys, rows, "import").await?);
-        inventory::enqueue_stock(&mut tx, &self.policy, &masters).await?;
+        inventory::enqueue_stock(&mut tx, &policy, &masters).await?;
         tx.commit().await?;
         self.outbox_wake.notify_waiters();
         Ok(keys.len())
@@ -322,6 +360,7 @@ impl Store {
         tracking: &str,
         lines: &BTreeMap<String, i64>,
     ) -> Result<i64, CommandError> {
+        let policy = self.policy();
         let mut tx = self.write_tx().await?;
         let ship = Ship {
             location,
@@ -331,7 +370,7 @@ impl Store {
             source: None,
             via: "cli",
         };
-        let fid = record_shipment(&mut tx, &self.policy, order_id, &ship).await?;
+        let fid = record_shipment(&mut tx, &policy, order_id, &ship).await?;
         tx.commit().await?;
         self.outbox_wake.notify_waiters();
         Ok(fid)
@@ -347,6 +386,7 @@ impl Store {
         shipments: &[chansync_sdk::Shipment],
         cursor: &str,
     ) -> Result<Vec<i64>, StoreError> {
+        let policy = self.policy();
         let mut tx = self.write_tx().await?;
         let mut shipped = Vec::new();
         for sh in shipments {
@@ -365,8 +405,7 @@ impl Store {
             };
             let f = &sh.fulfillment;
             // The shipment's warehouse is a location this connector sources.
-            let location = self
-                .policy
+            let location = policy
                 .site_for_source(connector, f.location.as_deref())
                 .map(|s| s.name.clone());
             let Some(location) = location else {
@@ -395,7 +434,7 @@ impl Store {
             };
             // One bad shipment must not hold back the rest of the page.
             sqlx::query("SAVEPOINT shipment").execute(&mut *tx).await?;
-            match record_shipment(&mut tx, &self.policy, order_id, &ship).await {
+            match record_shipment(&mut tx, &policy, order_id, &ship).await {
                 Ok(_) => {
                     sqlx::query("RELEASE shipment").execute(&mut *tx).await?;
                     shipped.push(order_id);
@@ -443,6 +482,7 @@ impl Store {
     /// Cancels an order: releases its reservations and queues the channel's
     /// cancellation.
     pub async fn cancel(&self, order_id: i64, reason: Option<&str>) -> Result<(), CommandError> {
+        let policy = self.policy();
         let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT connector, external_id, status FROM orders WHERE id = ?")
             .bind(order_id)
@@ -472,7 +512,7 @@ impl Store {
             .bind(order_id)
             .execute(&mut *tx)
             .await?;
-        let settled = inventory::settle(&mut tx, &self.policy, order_id).await?;
+        let settled = inventory::settle(&mut tx, &policy, order_id).await?;
         inventory::order_event(
             &mut tx,
             order_id,
@@ -481,12 +521,7 @@ impl Store {
             serde_json::json!({"reason": reason, "released": settled.touched}),
         )
         .await?;
-        if self
-            .policy
-            .channels
-            .get(&connector)
-            .is_some_and(|c| c.cancels)
-        {
+        if policy.channels.get(&connector).is_some_and(|c| c.cancels) {
             let key = format!("chansync-cancel-{order_id}");
             let req = CancelRequest {
                 external_order_id: external_id,
@@ -505,9 +540,9 @@ impl Store {
         }
         let mut touched = settled.touched;
         if !touched.is_empty() {
-            touched.extend(inventory::reroute_waiting(&mut tx, &self.policy, "cli").await?);
+            touched.extend(inventory::reroute_waiting(&mut tx, &policy, "cli").await?);
         }
-        inventory::enqueue_stock(&mut tx, &self.policy, &touched).await?;
+        inventory::enqueue_stock(&mut tx, &policy, &touched).await?;
         tx.commit().await?;
         self.outbox_wake.notify_waiters();
         Ok(())

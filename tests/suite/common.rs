@@ -117,6 +117,7 @@ pub async fn start_daemon(dir: &Path, text: &str, listener: TcpListener) -> Daem
         on_ready: Some(Box::new(move |_| {
             let _ = ready_tx.send(());
         })),
+        reload: None,
     };
     let daemon = tokio::spawn(chansync::run(config, opts));
     tokio::time::timeout(Duration::from_secs(30), ready_rx)

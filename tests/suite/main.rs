@@ -18,6 +18,7 @@ mod inventory;
 mod metrics;
 mod pos;
 mod pushback;
+mod reload;
 mod secrets;
 mod status_page;
 mod systemd;

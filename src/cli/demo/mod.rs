@@ -105,6 +105,7 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
             listener: Some(listener),
             events: Some(events_tx),
             on_ready: None,
+            reload: None,
         },
     ));
 
