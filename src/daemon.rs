@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::admin::{router, AppState};
 use crate::config::{Config, PollSchedule};
@@ -97,6 +98,25 @@ impl Runtime {
         applied: &Applied,
         source: Source,
     ) {
+        match applied {
+            Applied::Created { id, status, .. } => tracing::info!(
+                connector,
+                order_id = id,
+                external_id = %order.external_id,
+                status = status.as_str(),
+                source = source.as_str(),
+                "order stored"
+            ),
+            Applied::Updated { id, status, .. } => tracing::info!(
+                connector,
+                order_id = id,
+                external_id = %order.external_id,
+                status = status.as_str(),
+                source = source.as_str(),
+                "order updated"
+            ),
+            Applied::Unchanged { .. } | Applied::Stale { .. } => {}
+        }
         if let Some(e) = order_event(connector, order, applied, source) {
             self.metrics.order_ingested(connector, source.as_str());
             self.publish(e);
@@ -186,20 +206,18 @@ impl Supervisor {
     fn start(&mut self, rt: &Arc<Runtime>, inst: Arc<Instance>, fingerprint: String) {
         let poll_stop = self.shutdown.child_token();
         let push_stop = self.push_stop.child_token();
+        // Every line the connector's tasks log names it.
+        let span = tracing::info_span!("connector", connector = %inst.name);
         let poller = inst.poll.clone().map(|schedule| {
-            tokio::spawn(poller::run(
-                rt.clone(),
-                inst.clone(),
-                schedule,
-                poll_stop.clone(),
-            ))
+            tokio::spawn(
+                poller::run(rt.clone(), inst.clone(), schedule, poll_stop.clone())
+                    .instrument(span.clone()),
+            )
         });
         let dispatcher = crate::push::pushes(&inst).then(|| {
-            tokio::spawn(crate::push::run(
-                rt.clone(),
-                inst.clone(),
-                push_stop.clone(),
-            ))
+            tokio::spawn(
+                crate::push::run(rt.clone(), inst.clone(), push_stop.clone()).instrument(span),
+            )
         });
         tracing::info!(
             connector = %inst.name,

@@ -209,19 +209,7 @@ async fn dispatch(cli: Cli) -> CmdResult {
 
 /// Installs the tracing subscriber: human or JSON lines on stderr.
 pub fn init_tracing(format: LogFormat, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CHANSYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
-    };
+    crate::logging::init(format, level)
 }
 
 /// Cancels `token` on SIGTERM or SIGINT.

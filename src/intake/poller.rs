@@ -38,6 +38,7 @@ pub async fn sweep(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) 
     }
     // A tick reads whatever the connector offers; the first failure is what
     // `chansync connectors` and the status page show.
+    let started = chrono::Utc::now();
     let (seen, mut error) = sweep_orders(rt, inst, shutdown).await;
     if !shutdown.is_cancelled() {
         if let Err(e) = read_stock(rt, inst).await {
@@ -48,6 +49,11 @@ pub async fn sweep(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) 
         if let Err(e) = read_shipments(rt, inst, shutdown).await {
             error.get_or_insert(e);
         }
+    }
+    if error.is_none() && !shutdown.is_cancelled() {
+        // Every change the channel made before `started` (orders, on hand,
+        // shipments) is now stored.
+        rt.metrics.caught_up(name, started);
     }
     let rl = inst
         .connector

@@ -131,6 +131,16 @@ struct Dispatch<'a> {
     metrics: Option<&'a crate::metrics::Metrics>,
 }
 
+/// What an outbox row is about, for its log lines: an order (by chansync's
+/// id) or a channel SKU.
+fn keyed(row: &OutboxRow) -> (Option<&str>, Option<&str>) {
+    if row.kind == "stock" {
+        (None, Some(row.key.as_str()))
+    } else {
+        (Some(row.key.as_str()), None)
+    }
+}
+
 type StoreResult<T> = Result<T, crate::store::StoreError>;
 
 impl Dispatch<'_> {
@@ -140,6 +150,16 @@ impl Dispatch<'_> {
                 m.push(&self.inst.name, kind, outcome);
             }
         }
+    }
+
+    /// Runs a store call, timing it into the store latency histogram.
+    async fn timed<T>(&self, op: &str, f: impl std::future::Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let out = f.await;
+        if let Some(m) = self.metrics {
+            m.store_time(op, started.elapsed());
+        }
+        out
     }
 
     fn publish(&self, e: Event) {
@@ -161,9 +181,11 @@ impl Dispatch<'_> {
             .outbox_failed(row.id, &e.to_string(), retry)
             .await?;
         self.count(&row.kind, if state == "dead" { "dead" } else { "retry" }, 1);
+        let (order_id, channel_sku) = keyed(row);
+        let attempt = row.attempts + 1;
         if state == "dead" {
-            tracing::error!(connector = %name, outbox_id = row.id, kind = %row.kind, error = %e,
-                "push dead-lettered; `chansync outbox replay` sends it again");
+            tracing::error!(connector = %name, outbox_id = row.id, kind = %row.kind, order_id, channel_sku, attempt,
+                error = %e, "push dead-lettered; `chansync outbox replay` sends it again");
             self.publish(Event::PushDead {
                 connector: name.clone(),
                 kind: row.kind.clone(),
@@ -171,7 +193,8 @@ impl Dispatch<'_> {
                 error: e.to_string(),
             });
         } else {
-            tracing::warn!(connector = %name, outbox_id = row.id, kind = %row.kind, error = %e, "push failed; will retry");
+            tracing::warn!(connector = %name, outbox_id = row.id, kind = %row.kind, order_id, channel_sku, attempt,
+                error = %e, retry_in = ?retry, "push failed; will retry");
         }
         Ok(())
     }
@@ -181,8 +204,14 @@ impl Dispatch<'_> {
         let Some(push) = inst.connector.stock_push() else {
             return self.park("stock").await;
         };
-        let rows = store
-            .outbox_claim(&inst.name, "stock", push.batch_size().max(1) as i64)
+        let rows = self
+            .timed(
+                "outbox_claim",
+                self.timed(
+                    "outbox_claim",
+                    store.outbox_claim(&inst.name, "stock", push.batch_size().max(1) as i64),
+                ),
+            )
             .await?;
         if rows.is_empty() {
             return Ok(0);
@@ -206,7 +235,7 @@ impl Dispatch<'_> {
                         None => done.push(r.id),
                     }
                 }
-                store.outbox_done(&done).await?;
+                self.timed("outbox_done", store.outbox_done(&done)).await?;
                 self.count("stock", "ok", done.len() as u64);
                 if let Some(m) = self.metrics {
                     m.stock_pushed(&inst.name, done.len() as u64);
@@ -234,7 +263,9 @@ impl Dispatch<'_> {
 
     async fn send_one_by_one(&self, kind: &str, cfg: &OutboxConfig) -> StoreResult<usize> {
         let (store, inst) = (self.store, self.inst);
-        let rows = store.outbox_claim(&inst.name, kind, 20).await?;
+        let rows = self
+            .timed("outbox_claim", store.outbox_claim(&inst.name, kind, 20))
+            .await?;
         for r in &rows {
             let result = match kind {
                 "fulfillment" => {
@@ -267,7 +298,7 @@ impl Dispatch<'_> {
                     None => Err(ConnectorError::Permanent("this connector cannot take orders".into())),
                     Some(sink) => match self.sink_order(r).await? {
                         Ok(req) => sink.create_order(&req).await.map(|erp_id| {
-                            tracing::info!(connector = %inst.name, order = %req.order.id, erp_id, "order sent to the ERP");
+                            tracing::info!(connector = %inst.name, order_id = %req.order.id, erp_id, "order sent to the ERP");
                         }),
                         Err(e) => Err(e),
                     },
@@ -287,9 +318,10 @@ impl Dispatch<'_> {
             };
             match result {
                 Ok(()) => {
-                    store.outbox_done(&[r.id]).await?;
+                    self.timed("outbox_done", store.outbox_done(&[r.id]))
+                        .await?;
                     self.count(kind, "ok", 1);
-                    tracing::info!(connector = %inst.name, outbox_id = r.id, kind, order = %r.key, "pushed to the channel");
+                    tracing::info!(connector = %inst.name, outbox_id = r.id, kind, order_id = %r.key, attempt = r.attempts + 1, "pushed to the channel");
                     self.publish(Event::Pushed {
                         connector: inst.name.clone(),
                         kind: kind.into(),
@@ -347,7 +379,12 @@ impl Dispatch<'_> {
 
     /// Rows for a capability the connector lacks are dead at once.
     async fn park(&self, kind: &str) -> StoreResult<usize> {
-        let rows = self.store.outbox_claim(&self.inst.name, kind, 100).await?;
+        let rows = self
+            .timed(
+                "outbox_claim",
+                self.store.outbox_claim(&self.inst.name, kind, 100),
+            )
+            .await?;
         for r in &rows {
             self.store
                 .outbox_failed(

@@ -131,7 +131,7 @@ pub(crate) async fn push(api: &SpApi, req: &FulfillmentRequest) -> Result<(), Co
             Err(e) if e.is_retryable() && tries < ATTEMPTS => {
                 let wait = e.retry_after().unwrap_or(delay);
                 let wait = wait + wait.mul_f64(rand::random::<f64>() * 0.2);
-                tracing::warn!(order = %req.external_order_id, error = %e,
+                tracing::warn!(external_id = %req.external_order_id, error = %e,
                     retry_in_ms = wait.as_millis() as u64,
                     "shipment confirmation failed; reading the order again before retrying");
                 tokio::time::sleep(wait).await;
@@ -178,7 +178,7 @@ async fn attempt(
     let items = items_of(id, &orders::order_items(api, id).await?)?;
     let package = remaining(&items, &req.fulfillment.lines)?;
     if package.is_empty() {
-        tracing::info!(order = %id, "Amazon already shows these items shipped; nothing to confirm");
+        tracing::info!(external_id = %id, "Amazon already shows these items shipped; nothing to confirm");
         return Ok(());
     }
     let body = serde_json::to_value(ConfirmShipmentRequest {
@@ -200,7 +200,7 @@ async fn attempt(
         .await
     {
         Ok(()) => {
-            tracing::info!(order = %id, items = package.len(), "shipment confirmed");
+            tracing::info!(external_id = %id, items = package.len(), "shipment confirmed");
             Ok(())
         }
         Err(ConnectorError::Permanent(message)) => {
@@ -214,7 +214,7 @@ async fn attempt(
                 })
                 .collect();
             if remaining(&items, &requested)?.is_empty() {
-                tracing::info!(order = %id, "confirmation refused, but Amazon shows the items shipped");
+                tracing::info!(external_id = %id, "confirmation refused, but Amazon shows the items shipped");
                 Ok(())
             } else {
                 Err(ConnectorError::Permanent(message))
