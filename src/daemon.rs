@@ -465,8 +465,14 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     let notifier = crate::systemd::Notifier::from_env();
     let summary = crate::systemd::status_line(&rt).await.unwrap_or_default();
     notifier.ready(&format!("listening on {addr}; {summary}"));
-    let watchdog_stop = CancellationToken::new();
-    let watchdog = tokio::spawn(notifier.clone().run(rt.clone(), watchdog_stop.clone()));
+    // The watchdog is pinged from this loop, so a loop that hangs (or a core
+    // task that has ended, or a store that does not answer) is restarted.
+    let mut heartbeat = tokio::time::interval(
+        notifier
+            .beat_every()
+            .unwrap_or(std::time::Duration::from_secs(3600)),
+    );
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     if let Some(f) = opts.on_ready {
         f(addr);
     }
@@ -475,6 +481,10 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = heartbeat.tick(), if notifier.enabled() => {
+                let core = !server.is_finished() && !writer.is_finished() && !worker.is_finished();
+                notifier.beat(&rt, core).await;
+            }
             _ = reload_signal.notified() => {
                 notifier.reloading();
                 tracing::info!(config = %rt.config().path.display(), "reloading the config");
@@ -503,8 +513,6 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     }
     rt.draining.store(true, Ordering::SeqCst);
     notifier.stopping();
-    watchdog_stop.cancel();
-    let _ = watchdog.await;
     tracing::info!("shutting down: finishing in-flight requests, pages and deliveries");
 
     // 1. The listener finishes in-flight requests; its queue handle drops.

@@ -5,10 +5,7 @@
 //! Without `NOTIFY_SOCKET` every call is a no-op.
 
 use std::os::unix::net::UnixDatagram;
-use std::sync::Arc;
 use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
 
 use crate::daemon::Runtime;
 
@@ -69,37 +66,48 @@ impl Notifier {
         self.notify("STOPPING=1\nSTATUS=draining: finishing in-flight work");
     }
 
-    /// Pings the watchdog while the daemon is healthy (the store answers) and
-    /// refreshes STATUS, until `stop`.
-    pub async fn run(self, rt: Arc<Runtime>, stop: CancellationToken) {
-        if !self.enabled() {
-            return;
+    /// How often the main loop should call [`Notifier::beat`]: half the
+    /// watchdog's timeout, at most every 10 s (STATUS stays fresh); `None`
+    /// without systemd.
+    pub fn beat_every(&self) -> Option<Duration> {
+        self.enabled().then(|| {
+            self.watchdog_every
+                .unwrap_or(Duration::from_secs(10))
+                .min(Duration::from_secs(10))
+        })
+    }
+
+    /// One heartbeat of the main loop: pings the watchdog and refreshes
+    /// STATUS if the daemon is healthy — its core tasks (listener, inbox
+    /// writer and worker) run and the store answers in time. Otherwise no
+    /// ping: if that lasts, systemd restarts the daemon. Returns whether it
+    /// pinged.
+    pub async fn beat(&self, rt: &Runtime, core_running: bool) -> bool {
+        let Some(every) = self.beat_every() else {
+            return false;
+        };
+        if !core_running {
+            tracing::error!("a core task of the daemon has ended; withholding the watchdog ping");
+            self.notify("STATUS=unhealthy: a core task has ended");
+            return false;
         }
-        let every = self
-            .watchdog_every
-            .unwrap_or(Duration::from_secs(10))
-            .min(Duration::from_secs(10));
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tick.tick() => {}
+        match tokio::time::timeout(every, status_line(rt)).await {
+            Ok(Ok(status)) => {
+                let ping = if self.watchdog_every.is_some() {
+                    "WATCHDOG=1\n"
+                } else {
+                    ""
+                };
+                self.notify(&format!("{ping}STATUS={status}"));
+                self.watchdog_every.is_some()
             }
-            let healthy = tokio::time::timeout(every, status_line(&rt)).await;
-            match healthy {
-                Ok(Ok(status)) => {
-                    let ping = if self.watchdog_every.is_some() {
-                        "WATCHDOG=1\n"
-                    } else {
-                        ""
-                    };
-                    self.notify(&format!("{ping}STATUS={status}"));
-                }
-                // No ping: if this lasts, systemd restarts the daemon.
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "store unhealthy; withholding the watchdog ping")
-                }
-                Err(_) => tracing::error!("store too slow; withholding the watchdog ping"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "store unhealthy; withholding the watchdog ping");
+                false
+            }
+            Err(_) => {
+                tracing::error!("store too slow; withholding the watchdog ping");
+                false
             }
         }
     }
@@ -156,4 +164,51 @@ fn send(path: &str, state: &str) -> std::io::Result<()> {
     }
     sock.send_to(state.as_bytes(), path)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn runtime(dir: &std::path::Path) -> Runtime {
+        let url = format!("sqlite://{}", dir.join("chansync.db").display());
+        let config = crate::Config::parse(
+            &dir.join("chansync.toml"),
+            &format!("[store]\nurl = \"{url}\"\n"),
+        )
+        .unwrap();
+        let store =
+            crate::store::Store::open(&url, config.synchronous, crate::store::OpenMode::Migrate)
+                .await
+                .unwrap();
+        Runtime::new(store, config, None)
+    }
+
+    #[tokio::test]
+    async fn a_beat_pings_only_while_the_core_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let sock = UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let n = Notifier {
+            socket: Some(path.display().to_string()),
+            watchdog_every: Some(Duration::from_millis(500)),
+        };
+        let rt = runtime(dir.path()).await;
+        let mut buf = [0u8; 512];
+
+        assert!(n.beat(&rt, true).await);
+        let got = sock.recv(&mut buf).unwrap();
+        let msg = String::from_utf8_lossy(&buf[..got]).into_owned();
+        assert!(msg.starts_with("WATCHDOG=1\nSTATUS=0 orders"), "{msg}");
+
+        assert!(!n.beat(&rt, false).await);
+        let got = sock.recv(&mut buf).unwrap();
+        let msg = String::from_utf8_lossy(&buf[..got]).into_owned();
+        assert!(!msg.contains("WATCHDOG"), "{msg}");
+        assert!(msg.contains("unhealthy"), "{msg}");
+
+        rt.store.close().await;
+        assert!(!n.beat(&rt, true).await, "a closed store is not healthy");
+    }
 }

@@ -99,6 +99,7 @@ fn the_unit_file_verifies() {
         "ProtectSystem=strict",
         "NoNewPrivileges=yes",
         "DynamicUser=yes",
+        "ExecReload=/bin/kill -HUP $MAINPID",
     ] {
         assert!(text.contains(line), "{line} missing from the unit");
     }
@@ -117,4 +118,33 @@ fn the_unit_file_verifies() {
         .filter(|l| !l.contains("/usr/bin/chansync") && !l.contains("is not executable"))
         .collect();
     assert!(problems.is_empty(), "systemd-analyze verify: {problems:?}");
+}
+
+/// The sandbox stays tight: `systemd-analyze security` rates the unit's
+/// exposure at most 2.0 (the README reports the figure).
+#[test]
+fn the_unit_is_rated_ok_or_better_by_systemd_analyze_security() {
+    let unit = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/chansync.service");
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager", unit])
+        .output()
+        .expect("systemd-analyze is needed for this test (Debian package systemd)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| panic!("no overall rating: {text}"));
+    let score: f64 = line
+        .split(':')
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("unreadable rating: {line}"));
+    assert!(score <= 2.0, "exposure {score}: {line}");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("rates it **{score:.1}")),
+        "the README reports the rating {score:.1}"
+    );
 }
