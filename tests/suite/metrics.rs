@@ -226,20 +226,35 @@ async fn metrics_count_orders_rejections_and_show_backlogs() {
 /// running chansync for real names, for each of the demo's four channels.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_demo_run_exposes_every_metric() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
     let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_chansync"))
-        .args(["demo", "--seconds", "120", "--listen", &addr])
+        .args(["demo", "--seconds", "120", "--listen", "127.0.0.1:0"])
         .env_remove("CHANSYNC_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    // The demo names its daemon's address in its header; the rest of its
+    // output is drained so that it never blocks on a full pipe.
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let stdout = demo.stdout.take().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let mut addr_tx = Some(addr_tx);
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.trim().strip_prefix("chansync daemon") {
+                let url = rest.split_whitespace().next().unwrap_or("");
+                if let Some(tx) = addr_tx.take() {
+                    let _ = tx.send(url.trim_start_matches("http://").to_owned());
+                }
+            }
+        }
+    });
+    let addr = tokio::time::timeout(Duration::from_secs(30), addr_rx)
+        .await
+        .expect("the demo prints its daemon's address")
+        .expect("the demo prints its daemon's address");
     let channels = ["amazon", "erp", "pos", "shop"];
     let polled = ["amazon", "erp", "pos", "shop"];
 
