@@ -98,25 +98,19 @@ impl Runtime {
         applied: &Applied,
         source: Source,
     ) {
-        match applied {
-            Applied::Created { id, status, .. } => tracing::info!(
-                connector,
-                order_id = id,
-                external_id = %order.external_id,
-                status = status.as_str(),
-                source = source.as_str(),
-                "order stored"
-            ),
-            Applied::Updated { id, status, .. } => tracing::info!(
-                connector,
-                order_id = id,
-                external_id = %order.external_id,
-                status = status.as_str(),
-                source = source.as_str(),
-                "order updated"
-            ),
-            Applied::Unchanged { .. } | Applied::Stale { .. } => {}
-        }
+        let (id, status, what) = match applied {
+            Applied::Created { id, status, .. } => (id, status, "order stored"),
+            Applied::Updated { id, status, .. } => (id, status, "order updated"),
+            Applied::Unchanged { .. } | Applied::Stale { .. } => return,
+        };
+        tracing::info!(
+            connector,
+            order_id = id,
+            external_id = %order.external_id,
+            status = status.as_str(),
+            source = source.as_str(),
+            "{what}"
+        );
         if let Some(e) = order_event(connector, order, applied, source) {
             self.metrics.order_ingested(connector, source.as_str());
             self.publish(e);

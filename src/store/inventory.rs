@@ -799,17 +799,29 @@ pub(super) async fn enqueue_stock(
             .await?;
             channel_skus.extend(rows);
         }
-        for cs in channel_skus {
-            queued += enqueue(
-                tx,
-                connector,
-                "stock",
-                &cs,
-                &serde_json::json!({ "channel_sku": cs }),
-                None,
-            )
-            .await? as usize;
-        }
+        queued += enqueue_levels(tx, connector, channel_skus).await?;
+    }
+    Ok(queued)
+}
+
+/// Queues a stock push of each of `channel_skus` to `connector` (the level
+/// is read when it is sent); returns how many rows were added.
+pub(super) async fn enqueue_levels(
+    tx: &mut Tx,
+    connector: &str,
+    channel_skus: impl IntoIterator<Item = String>,
+) -> Result<usize, StoreError> {
+    let mut queued = 0;
+    for cs in channel_skus {
+        queued += enqueue(
+            tx,
+            connector,
+            "stock",
+            &cs,
+            &serde_json::json!({ "channel_sku": cs }),
+            None,
+        )
+        .await? as usize;
     }
     Ok(queued)
 }

@@ -301,17 +301,7 @@ impl Store {
             .bind(connector)
             .fetch_all(&mut *tx)
             .await?;
-            for cs in skus {
-                queued += inventory::enqueue(
-                    &mut tx,
-                    connector,
-                    "stock",
-                    &cs,
-                    &serde_json::json!({ "channel_sku": cs }),
-                    None,
-                )
-                .await? as usize;
-            }
+            queued += inventory::enqueue_levels(&mut tx, connector, skus).await?;
         }
         tx.commit().await?;
         self.outbox_wake.notify_waiters();

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::free_port;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -285,14 +286,6 @@ fn bad_config_exits_2_naming_file_line_and_key() {
         !printed.contains("shpat_secret_value"),
         "a secret leaked: {printed}"
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Killed(Child);

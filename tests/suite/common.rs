@@ -227,6 +227,32 @@ pub fn sim_versions(sim: &SimHandle) -> BTreeMap<String, DateTime<FixedOffset>> 
         .collect()
 }
 
+/// A loopback port free a moment ago, for a binary that binds it itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Sends `signal` (e.g. `-HUP`) to a child process.
+pub fn signal(pid: u32, signal: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {signal} {pid}");
+}
+
+/// Starts a Shopify simulator whose orders change only when a test says so.
+pub async fn manual_shop() -> SimHandle {
+    sim::start(Setup::new(Intake::Poll).sim, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
 /// Shopify's signature over a body.
 pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();

@@ -16,6 +16,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::free_port;
 use chansync_shopify::sim::{self, SimConfig};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -49,14 +50,6 @@ fn env_or(key: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_daemon(config: &str, log: &std::path::Path) -> Child {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{post_webhook, sign, Harness, Intake, Setup};
+use crate::common::{post_webhook, sign, signal, Harness, Intake, Setup};
 
 /// One parsed exposition: family name → type, and every sample.
 #[derive(Debug, Default)]
@@ -404,11 +404,7 @@ async fn a_demo_run_exposes_every_metric() {
     }
 
     // Ctrl-C: the demo stops, checks that nothing was lost, and says so.
-    let pid = demo.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
+    signal(demo.id().unwrap(), "-INT");
     let out = tokio::time::timeout(Duration::from_secs(90), demo.wait())
         .await
         .expect("the demo ends")

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::common::{Harness, Intake, Setup};
+use crate::common::{manual_shop, Harness, Intake, Setup};
 use chansync::store::{Actor, OutboxFilter};
-use chansync_shopify::sim::{self, Faults, SimConfig};
+use chansync_shopify::sim::Faults;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -49,16 +49,7 @@ fn first_line(h: &Harness, id: u64) -> (String, i64) {
 /// Starts a harness whose catalogue SKUs are known before the config is
 /// written: a throwaway simulator with the same seed tells them.
 async fn harness_with(connector_keys: &str, extra_skus: &[&str]) -> (Harness, Vec<String>) {
-    let probe = sim::start(
-        SimConfig {
-            seed: 42,
-            generate: false,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let probe = manual_shop().await;
     let ids = probe.create_orders(3);
     let mut skus: Vec<String> = ids
         .iter()
@@ -308,17 +299,7 @@ async fn a_burst_of_a_thousand_stock_changes_makes_few_pushes() {
 /// what the other publishes.
 #[tokio::test]
 async fn two_shops_share_one_pool() {
-    let sim2 = sim::start(
-        SimConfig {
-            seed: 42,
-            generate: false,
-            restore_rate: 20_000.0,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim2 = manual_shop().await;
     // The same seed gives the same catalogue: find a SKU and its quantity.
     let probe = sim2.create_orders(1)[0];
     let line = sim2

@@ -7,35 +7,14 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use chansync_shopify::sim::{self, SimConfig, SimHandle};
+use crate::common::{free_port, manual_shop, signal};
+use chansync_shopify::sim::{self, SimHandle};
 use serde_json::Value;
 use tokio::net::UnixDatagram;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 const TOKEN: &str = "reload-admin-token-5";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn shop() -> SimHandle {
-    sim::start(
-        SimConfig {
-            seed: 42,
-            generate: false,
-            restore_rate: 20_000.0,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap()
-}
 
 fn connector(name: &str, sim: &SimHandle, stock: &str) -> String {
     format!(
@@ -168,13 +147,7 @@ fn sim_ids(sim: &SimHandle) -> Vec<String> {
 }
 
 fn hup(child: &Child) {
-    let pid = child.id().unwrap().to_string();
-    let ok = std::process::Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -HUP {pid}");
+    signal(child.id().unwrap(), "-HUP");
 }
 
 fn log_lines(path: &Path) -> Vec<Value> {
@@ -190,7 +163,7 @@ fn log_lines(path: &Path) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_adds_removes_and_changes_connectors_and_refuses_a_bad_file() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (shop().await, shop().await);
+    let (a, b) = (manual_shop().await, manual_shop().await);
     let sku = sim::catalog_skus()[0];
     let port = free_port();
     let path = dir.path().join("chansync.toml");
@@ -319,11 +292,7 @@ async fn sighup_adds_removes_and_changes_connectors_and_refuses_a_bad_file() {
     .await;
     assert!(child.try_wait().unwrap().is_none(), "the daemon exited");
 
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    signal(child.id().unwrap(), "-TERM");
     let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
         .await
         .expect("the daemon stops on SIGTERM")

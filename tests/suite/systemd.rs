@@ -1,17 +1,10 @@
 //! The real binary under a fake systemd: READY after start, watchdog pings
 //! while healthy, STOPPING on SIGTERM, and the unit file verifies.
 
+use crate::common::free_port;
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn the_daemon_speaks_the_notify_protocol() {
