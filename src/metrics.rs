@@ -215,10 +215,8 @@ impl Metrics {
             let poll = store.poll_state(name).await?;
             self.inbox_oldest_age.get_or_create(&l).set(inbox_age);
             self.outbox_oldest_age.get_or_create(&l).set(outbox_age);
-            if let Some(a) = poll
-                .filter(|p| p.last_ok == Some(true))
-                .and_then(|p| age(p.last_finished_at))
-            {
+            // Since the last success, so the lag keeps growing while polls fail.
+            if let Some(a) = poll.and_then(|p| age(p.last_ok_at)) {
                 self.poll_lag.get_or_create(&l).set(a);
             }
         }
