@@ -217,9 +217,9 @@ impl Metrics {
                 if let Some(at) = caught_up.get(*name) {
                     poll_lag.get_or_create(&l).set(seconds(now - *at));
                 }
+                // The last success, even after polls that failed since.
                 if let Some(t) = poll
-                    .filter(|p| p.last_ok == Some(true))
-                    .and_then(|p| p.last_finished_at)
+                    .and_then(|p| p.last_ok_at)
                     .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
                 {
                     last_poll

@@ -1,5 +1,6 @@
 //! `chansync connectors`: each configured connector with its capabilities,
-//! poll state, cursor, webhook backlog and rate-limit state from the store.
+//! poll state, cursor, webhook freshness and backlog, and rate-limit state
+//! from the store.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,6 +33,7 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
                 "CAPABILITIES",
                 "POLL",
                 "LAST POLL",
+                "LAST WEBHOOK",
                 "BACKLOG",
                 "REJECTED",
                 "FAILED",
@@ -44,9 +46,11 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
                 let s = |k: &str| c[k].as_str().unwrap_or("-").to_owned();
                 let last = match (c["last_poll"].as_str(), c["last_poll_ok"].as_bool()) {
                     (Some(t), Some(true)) => format!("{t} ok"),
-                    (Some(t), _) => {
-                        format!("{t} error: {}", c["last_error"].as_str().unwrap_or("?"))
-                    }
+                    (Some(t), _) => format!(
+                        "{t} error: {} (last ok {})",
+                        c["last_error"].as_str().unwrap_or("?"),
+                        c["last_poll_ok_at"].as_str().unwrap_or("never")
+                    ),
                     (None, _) => "never".into(),
                 };
                 let rl = &c["rate_limit"];
@@ -72,6 +76,7 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
                         .unwrap_or_default(),
                     s("poll"),
                     last,
+                    c["last_webhook_at"].as_str().unwrap_or("never").to_owned(),
                     c["backlog"].to_string(),
                     c["webhooks_rejected"].to_string(),
                     c["webhooks_failed"].to_string(),
@@ -109,9 +114,13 @@ pub async fn connectors_json(
     }
     let mut out = Vec::new();
     for c in &config.connectors {
-        let state = match store {
-            Some(s) => s.poll_state(&c.name).await?,
-            None => None,
+        let (state, last_webhook, oldest_pending) = match store {
+            Some(s) => (
+                s.poll_state(&c.name).await?,
+                s.inbox_last_received(&c.name).await?,
+                s.inbox_oldest_pending(&c.name).await?,
+            ),
+            None => (None, None, None),
         };
         let count = |st: &str| {
             inbox
@@ -132,10 +141,14 @@ pub async fn connectors_json(
             "poll": c.poll.as_ref().map(|p| p.to_string()),
             "last_poll": state.as_ref().and_then(|s| s.last_finished_at.clone()),
             "last_poll_ok": state.as_ref().and_then(|s| s.last_ok),
+            "last_poll_ok_at": state.as_ref().and_then(|s| s.last_ok_at.clone()),
+            "last_poll_started_at": state.as_ref().and_then(|s| s.last_started_at.clone()),
             "last_error": state.as_ref().and_then(|s| s.last_error.clone()),
             "cursor": state.as_ref().and_then(|s| s.cursor.clone()),
             "orders_polled": state.as_ref().map(|s| s.orders_seen).unwrap_or(0),
+            "last_webhook_at": last_webhook,
             "backlog": count("pending"),
+            "backlog_oldest_at": oldest_pending,
             "webhooks_applied": count("done"),
             "webhooks_rejected": count("rejected"),
             "webhooks_failed": count("failed"),

@@ -396,6 +396,21 @@ impl PollSchedule {
                 .unwrap_or(Duration::from_secs(60)),
         }
     }
+
+    /// The usual time between two polls (for a cron schedule, between its
+    /// next two times): what "late" is measured against.
+    pub fn interval(&self) -> Duration {
+        match self {
+            PollSchedule::Every(d) => *d,
+            PollSchedule::Cron(s) => {
+                let mut next = s.upcoming(chrono::Utc);
+                match (next.next(), next.next()) {
+                    (Some(a), Some(b)) => (b - a).to_std().unwrap_or(Duration::from_secs(60)),
+                    _ => Duration::from_secs(60),
+                }
+            }
+        }
+    }
 }
 
 impl fmt::Display for PollSchedule {

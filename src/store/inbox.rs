@@ -184,11 +184,25 @@ impl Store {
         &self,
         connector: &str,
     ) -> Result<Option<String>, StoreError> {
+        // Through the few pending rows: `inbox_received` would walk the
+        // connector's whole history when nothing is pending.
         Ok(sqlx::query_scalar(
-            "SELECT MIN(received_at) FROM inbox WHERE connector = ? AND state = 'pending'",
+            "SELECT MIN(received_at) FROM inbox INDEXED BY inbox_state
+             WHERE connector = ? AND state = 'pending'",
         )
         .bind(connector)
         .fetch_one(&self.reader)
         .await?)
+    }
+
+    /// When the newest delivery of a connector arrived (whatever became of
+    /// it): how fresh its webhooks are. One index step (`inbox_received`).
+    pub async fn inbox_last_received(&self, connector: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT MAX(received_at) FROM inbox WHERE connector = ?")
+                .bind(connector)
+                .fetch_one(&self.reader)
+                .await?,
+        )
     }
 }

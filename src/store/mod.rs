@@ -157,7 +157,7 @@ impl Store {
     /// The poll cursor and status of a connector.
     pub async fn poll_state(&self, connector: &str) -> Result<Option<PollState>, StoreError> {
         let row: Option<PollStateRow> = sqlx::query_as(
-            "SELECT connector, cursor, last_started_at, last_finished_at, last_ok, last_error, orders_seen, rate_limit
+            "SELECT connector, cursor, last_started_at, last_finished_at, last_ok, last_ok_at, last_error, orders_seen, rate_limit
              FROM poll_state WHERE connector = ?",
         )
         .bind(connector)
@@ -179,21 +179,26 @@ impl Store {
         Ok(())
     }
 
-    /// Records how a poll sweep ended.
+    /// Records how a poll sweep ended; a sweep without error is also the
+    /// connector's last successful poll.
     pub async fn poll_finished(
         &self,
         connector: &str,
         error: Option<&str>,
         rate_limit: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
+        let at = now();
         sqlx::query(
-            "INSERT INTO poll_state (connector, last_finished_at, last_ok, last_error, rate_limit) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO poll_state (connector, last_finished_at, last_ok, last_ok_at, last_error, rate_limit)
+             VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (connector) DO UPDATE SET last_finished_at = excluded.last_finished_at,
-               last_ok = excluded.last_ok, last_error = excluded.last_error, rate_limit = excluded.rate_limit",
+               last_ok = excluded.last_ok, last_error = excluded.last_error, rate_limit = excluded.rate_limit,
+               last_ok_at = COALESCE(excluded.last_ok_at, poll_state.last_ok_at)",
         )
         .bind(connector)
-        .bind(now())
+        .bind(&at)
         .bind(error.is_none())
+        .bind(error.is_none().then_some(&at))
         .bind(error)
         .bind(rate_limit.map(|v| v.to_string()))
         .execute(&self.writer)
@@ -228,6 +233,8 @@ pub struct PollState {
     pub last_started_at: Option<String>,
     pub last_finished_at: Option<String>,
     pub last_ok: Option<bool>,
+    /// When a sweep last ended without error.
+    pub last_ok_at: Option<String>,
     pub last_error: Option<String>,
     pub orders_seen: i64,
     pub rate_limit: Option<serde_json::Value>,
@@ -241,6 +248,7 @@ struct PollStateRow {
     last_started_at: Option<String>,
     last_finished_at: Option<String>,
     last_ok: Option<bool>,
+    last_ok_at: Option<String>,
     last_error: Option<String>,
     orders_seen: i64,
     rate_limit: Option<String>,
@@ -253,6 +261,7 @@ impl From<PollStateRow> for PollState {
             last_started_at: r.last_started_at,
             last_finished_at: r.last_finished_at,
             last_ok: r.last_ok,
+            last_ok_at: r.last_ok_at,
             last_error: r.last_error,
             orders_seen: r.orders_seen,
             rate_limit: r.rate_limit.and_then(|s| serde_json::from_str(&s).ok()),

@@ -209,6 +209,51 @@ async fn inbox_deduplicates_by_event_id_and_keeps_rejected_deliveries() {
 }
 
 #[tokio::test]
+async fn a_failed_poll_keeps_the_last_successful_one() {
+    let (s, _d) = store().await;
+    s.poll_finished("shop", None, None).await.unwrap();
+    let ok = s.poll_state("shop").await.unwrap().unwrap();
+    assert_eq!(ok.last_ok, Some(true));
+    assert!(ok.last_ok_at.is_some());
+    assert_eq!(ok.last_ok_at, ok.last_finished_at);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    s.poll_finished("shop", Some("HTTP 503"), None)
+        .await
+        .unwrap();
+    let failed = s.poll_state("shop").await.unwrap().unwrap();
+    assert_eq!(failed.last_ok, Some(false));
+    assert_ne!(failed.last_finished_at, ok.last_finished_at);
+    assert_eq!(failed.last_ok_at, ok.last_ok_at, "still the success");
+    s.poll_finished("new", Some("timeout"), None).await.unwrap();
+    let never = s.poll_state("new").await.unwrap().unwrap();
+    assert_eq!(never.last_ok_at, None);
+}
+
+#[tokio::test]
+async fn the_newest_delivery_of_each_connector_is_its_webhook_freshness() {
+    let (s, _d) = store().await;
+    assert_eq!(s.inbox_last_received("shop").await.unwrap(), None);
+    let d = |connector: &str, id: &str| InboxInsert {
+        connector: connector.into(),
+        event_id: Some(id.into()),
+        topic: Some("orders/create".into()),
+        rejected: None,
+        headers: serde_json::json!({}),
+        body: b"{}".to_vec(),
+    };
+    s.inbox_insert(&[d("shop", "e1")]).await.unwrap();
+    let first = s.inbox_last_received("shop").await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    s.inbox_insert(&[d("shop", "e2"), d("pos", "p1")])
+        .await
+        .unwrap();
+    let newest = s.inbox_last_received("shop").await.unwrap().unwrap();
+    assert!(newest > first, "{newest} after {first}");
+    assert_eq!(s.inbox_last_received("pos").await.unwrap(), Some(newest));
+    assert_eq!(s.inbox_last_received("other").await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn inspection_of_a_missing_store_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("none.db").display());

@@ -93,12 +93,31 @@ async fn the_page_shows_channels_orders_stock_and_replays_dead_letters() {
             .await
             .unwrap()
     };
+    // The simulator's webhooks may trail the poll that converged.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while store.inbox_last_received("shop").await.unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "no webhook stored");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let page = get().await;
     assert!(page.contains("data-connector=\"shop\""), "{page}");
+    // Dead letters make the shop ask for attention; it polls and takes
+    // webhooks, so both freshness columns show an age.
     assert!(
-        page.contains("class=\"ok\"") || page.contains("class=\"attention\""),
+        page.contains("data-health=\"attention\""),
         "a health state: {page}"
     );
+    let row = page
+        .split("data-connector=\"shop\"")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap();
+    assert_eq!(
+        row.matches("<time").count(),
+        2,
+        "poll and webhook ages: {row}"
+    );
+    assert!(!page.contains("<script"), "no script");
     assert!(page.contains("Recent orders"));
     for o in h.orders().await {
         assert!(
@@ -123,6 +142,8 @@ async fn the_page_shows_channels_orders_stock_and_replays_dead_letters() {
         .await
         .unwrap();
     assert_eq!(replayed.status(), 303);
+    let back = replayed.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(back, format!("/?replayed={}", dead.id));
     // The level reaches the shop (by the replayed row, or by a newer one
     // that superseded it) and the dead letter is gone.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -135,6 +156,20 @@ async fn the_page_shows_channels_orders_stock_and_replays_dead_letters() {
     }
     let row = store.outbox_row(dead.id).await.unwrap().unwrap();
     assert!(row.state == "done" || row.state == "superseded", "{row:?}");
+    // The page the replay led to tells how it went.
+    let outcome = plain
+        .get(format!("{base}{back}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        outcome.contains("has reached the channel") || outcome.contains("replaced by a newer push"),
+        "{outcome}"
+    );
     assert_eq!(h.sim.stock().get("NOT-IN-SHOP-9"), Some(&1));
     assert!(
         !get()
