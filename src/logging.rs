@@ -8,6 +8,7 @@
 //! `error`.
 
 use std::fmt;
+use std::io::IsTerminal;
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -23,8 +24,13 @@ use crate::config::LogFormat;
 pub fn init(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CHANSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Colours only for a terminal: the journal (stderr under systemd) stores
+    // a line with escape codes as binary, and journalctl shows a blob.
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Human => builder.try_init(),

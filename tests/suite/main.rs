@@ -17,6 +17,7 @@ mod hostile;
 mod intake;
 mod inventory;
 mod metrics;
+mod packaging;
 mod pos;
 mod pushback;
 mod reload;

@@ -1,5 +1,6 @@
 //! The real binary under a fake systemd: READY after start, watchdog pings
-//! while healthy, STOPPING on SIGTERM, and the unit file verifies.
+//! while healthy, STOPPING on SIGTERM, logs the journal can show, and the
+//! unit file verifies.
 
 use crate::common::free_port;
 use std::os::unix::net::UnixDatagram;
@@ -29,7 +30,8 @@ fn the_daemon_speaks_the_notify_protocol() {
         .env("NOTIFY_SOCKET", &sock_path)
         .env("WATCHDOG_USEC", "400000")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
+        .env_remove("NO_COLOR")
         .spawn()
         .unwrap();
 
@@ -80,6 +82,15 @@ fn the_daemon_speaks_the_notify_protocol() {
     );
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(0));
+    // stderr is what the journal stores: plain text, or journalctl would
+    // show each line as a blob.
+    let mut log = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(log.contains("chansync is ready"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log that is not a terminal:\n{log}"
+    );
 }
 
 #[test]
