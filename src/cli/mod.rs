@@ -188,7 +188,7 @@ async fn dispatch(cli: Cli) -> CmdResult {
             Ok(())
         }
         Command::Migrate => {
-            let config = Config::load(&config_path)?;
+            let config = Config::load_for_store(&config_path)?;
             let store = crate::store::Store::open(
                 &config.store_url,
                 config.synchronous,

@@ -68,7 +68,7 @@ fn command_failure(e: crate::store::CommandError) -> Failure {
 }
 
 pub async fn run(cmd: OrdersCommand, config_path: &Path) -> CmdResult {
-    let config = Config::load(config_path)?;
+    let config = Config::load_for_store(config_path)?;
     match cmd {
         OrdersCommand::List {
             connector,

@@ -69,7 +69,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
 }
 
 pub async fn run_stock(cmd: StockCommand, config_path: &Path) -> CmdResult {
-    let config = Config::load(config_path)?;
+    let config = Config::load_for_store(config_path)?;
     match cmd {
         StockCommand::Show { sku, format } => {
             let store = open_existing(&config).await?;
@@ -233,7 +233,7 @@ fn read_csv(path: &Path, config: &Config) -> Result<Vec<SkuMapping>, Failure> {
 }
 
 pub async fn run_skus(cmd: SkusCommand, config_path: &Path) -> CmdResult {
-    let config = Config::load(config_path)?;
+    let config = Config::load_for_store(config_path)?;
     match cmd {
         SkusCommand::Import { file } => {
             let rows = read_csv(&file, &config)?;
@@ -247,7 +247,7 @@ pub async fn run_skus(cmd: SkusCommand, config_path: &Path) -> CmdResult {
 }
 
 pub async fn run_outbox(cmd: OutboxCommand, config_path: &Path) -> CmdResult {
-    let config = Config::load(config_path)?;
+    let config = Config::load_for_store(config_path)?;
     match cmd {
         OutboxCommand::List {
             state,

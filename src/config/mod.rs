@@ -461,6 +461,14 @@ impl ConnectorConfig {
     }
 }
 
+/// Whether loading reads the secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secrets {
+    Resolve,
+    /// Store-only commands: a secret that cannot be read is a placeholder.
+    LeaveUnresolved,
+}
+
 /// The validated, resolved config.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -492,8 +500,33 @@ impl Config {
         Config::parse(path, &text)
     }
 
+    /// Reads the config for a command that works on the store alone
+    /// (`orders`, `stock`, `skus`, `outbox`, `connectors`, `migrate`): it
+    /// talks to no channel, so a secret it cannot read (the service's env
+    /// file not loaded in a sysadmin's shell) is left unresolved, not an
+    /// error. Everything else is validated as [`Config::load`] does.
+    pub fn load_for_store(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        Config::parse_with(path, &text, Secrets::LeaveUnresolved)
+    }
+
     /// Parses and validates config text; `path` is named in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Config::parse_with(path, text, Secrets::Resolve)
+    }
+
+    fn parse_with(path: &Path, text: &str, secrets_mode: Secrets) -> Result<Config, ConfigError> {
+        let resolve = |spec: &SecretSpec| match spec.resolve(path) {
+            Err(_) if secrets_mode == Secrets::LeaveUnresolved => {
+                Ok(SecretString::from("unresolved secret"))
+            }
+            other => other,
+        };
         let err = |key: String, message: String| {
             let line = locate::line_of(text, &key);
             ConfigError {
@@ -541,7 +574,7 @@ impl Config {
         let admin_token = raw
             .server
             .admin_token
-            .map(|s| s.resolve(path))
+            .map(|s| resolve(&s))
             .transpose()
             .map_err(|m| err("server.admin_token".into(), m))?;
         if admin_token.is_none() && !listen.ip().is_loopback() {
@@ -663,12 +696,12 @@ impl Config {
             }
             let webhook_secret = c
                 .webhook_secret
-                .map(|s| s.resolve(path))
+                .map(|s| resolve(&s))
                 .transpose()
                 .map_err(|m| err(at("webhook_secret"), m))?;
             let access_token = c
                 .access_token
-                .map(|s| s.resolve(path))
+                .map(|s| resolve(&s))
                 .transpose()
                 .map_err(|m| err(at("access_token"), m))?;
             // Kind-specific secrets: `{ env = .. }` / `{ file = .. }` tables.
@@ -684,10 +717,7 @@ impl Config {
                     .clone()
                     .try_into()
                     .map_err(|e: toml::de::Error| err(at(key), e.message().to_owned()))?;
-                secrets.insert(
-                    key.clone(),
-                    spec.resolve(path).map_err(|m| err(at(key), m))?,
-                );
+                secrets.insert(key.clone(), resolve(&spec).map_err(|m| err(at(key), m))?);
                 plain.remove(key);
             }
             let options = serde_json::to_value(&plain).map_err(|e| err(at(""), e.to_string()))?;

@@ -114,3 +114,66 @@ fn bad_configs_name_file_line_and_key() {
         }
     }
 }
+
+/// A sysadmin's shell lacks the service's env file: the commands that work
+/// on the store alone still run, while `check-config` and `run`, which talk
+/// to channels, refuse the secret they cannot read.
+#[test]
+fn store_commands_run_without_the_services_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chansync.toml");
+    let text = BASE
+        .replace(
+            "/tmp/chansync-bad-config-test.db",
+            &dir.path().join("chansync.db").display().to_string(),
+        )
+        .replace(
+            "access_token = \"shpat_test\"",
+            "access_token = { env = \"CHANSYNC_TEST_NEVER_SET_TOKEN\" }",
+        );
+    std::fs::write(&path, text).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_chansync"))
+            .args(args)
+            .arg("--config")
+            .arg(&path)
+            .env_remove("CHANSYNC_CONFIG")
+            .env_remove("CHANSYNC_TEST_NEVER_SET_TOKEN")
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["migrate"][..],
+        &["orders", "list"],
+        &[
+            "stock",
+            "set",
+            "SKU-1",
+            "--location",
+            "leeds",
+            "--on-hand",
+            "3",
+        ],
+        &["stock", "show"],
+        &["outbox", "list"],
+        &["connectors"],
+    ] {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "chansync {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("unresolved secret"));
+    }
+    for args in [&["check-config"][..], &["run"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "chansync {args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("connector[0].access_token")
+                && err.contains("CHANSYNC_TEST_NEVER_SET_TOKEN"),
+            "{err}"
+        );
+    }
+}
