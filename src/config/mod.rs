@@ -461,6 +461,16 @@ impl ConnectorConfig {
     }
 }
 
+/// The config file's text, or an error naming the file.
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_owned(),
+        line: None,
+        key: String::new(),
+        message: format!("cannot read the config file: {e}"),
+    })
+}
+
 /// Whether loading reads the secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Secrets {
@@ -491,13 +501,7 @@ pub struct Config {
 impl Config {
     /// Reads, parses and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_owned(),
-            line: None,
-            key: String::new(),
-            message: format!("cannot read the config file: {e}"),
-        })?;
-        Config::parse(path, &text)
+        Config::parse(path, &read(path)?)
     }
 
     /// Reads the config for a command that works on the store alone
@@ -506,13 +510,7 @@ impl Config {
     /// file not loaded in a sysadmin's shell) is left unresolved, not an
     /// error. Everything else is validated as [`Config::load`] does.
     pub fn load_for_store(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_owned(),
-            line: None,
-            key: String::new(),
-            message: format!("cannot read the config file: {e}"),
-        })?;
-        Config::parse_with(path, &text, Secrets::LeaveUnresolved)
+        Config::parse_with(path, &read(path)?, Secrets::LeaveUnresolved)
     }
 
     /// Parses and validates config text; `path` is named in errors.

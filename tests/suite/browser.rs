@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chansync::store::{Actor, OutboxFilter, Store};
+use chansync::store::Actor;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::common::{Harness, Intake, Setup};
+use crate::common::{first_dead_letter, Harness, Intake, Setup};
 
 const TOKEN: &str = "browser-token-5521";
 /// A SKU the shop does not know yet: its stock push is refused for good.
@@ -266,25 +266,6 @@ fn save(png: &[u8], name: &str) -> PathBuf {
     path
 }
 
-/// Waits for the shop's refused push to become a dead letter.
-async fn dead_letter(store: &Store) -> i64 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let dead = store
-            .outbox_list(&OutboxFilter {
-                state: Some("dead".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        if let Some(d) = dead.first() {
-            return d.id;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no dead letter");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signs_in_lists_every_channel_replays_a_dead_letter_and_fits_a_phone() {
     let chromium = require("chromium");
@@ -322,7 +303,7 @@ async fn signs_in_lists_every_channel_replays_a_dead_letter_and_fits_a_phone() {
         .set_on_hand(SKU, "leeds", 1, None, &Actor::new("test"))
         .await
         .unwrap();
-    let dead = dead_letter(&store).await;
+    let dead = first_dead_letter(&store).await.id;
     let configured: Vec<String> = chansync::Config::load(&h.config_path)
         .unwrap()
         .connectors

@@ -253,6 +253,28 @@ pub async fn manual_shop() -> SimHandle {
         .unwrap()
 }
 
+/// Waits (up to 20 s) for the first dead letter in the outbox.
+pub async fn first_dead_letter(store: &Store) -> chansync::store::OutboxRow {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let dead = store
+            .outbox_list(&chansync::store::OutboxFilter {
+                state: Some("dead".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if let Some(d) = dead.into_iter().next() {
+            return d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was dead-lettered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Shopify's signature over a body.
 pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::common::{manual_shop, Harness, Intake, Setup};
+use crate::common::{first_dead_letter, manual_shop, Harness, Intake, Setup};
 use chansync::store::{Actor, OutboxFilter};
 use chansync_shopify::sim::Faults;
 
@@ -219,7 +219,7 @@ async fn a_permanent_rejection_is_dead_lettered_and_replay_sends_it_once_fixed()
         .set_on_hand("NOT-IN-SHOP-1", "leeds", 7, None, &Actor::new("test"))
         .await
         .unwrap();
-    let dead = eventually_async_dead(&store).await;
+    let dead = first_dead_letter(&store).await;
     assert!(
         dead.last_error
             .as_deref()
@@ -238,24 +238,6 @@ async fn a_permanent_rejection_is_dead_lettered_and_replay_sends_it_once_fixed()
     assert_eq!(level, 7);
     store.close().await;
     h.stop().await.unwrap();
-}
-
-async fn eventually_async_dead(store: &chansync::store::Store) -> chansync::store::OutboxRow {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let dead = store
-            .outbox_list(&OutboxFilter {
-                state: Some("dead".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        if let Some(d) = dead.into_iter().next() {
-            return d;
-        }
-        assert!(Instant::now() < deadline, "nothing was dead-lettered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]

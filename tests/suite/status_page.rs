@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::common::{Harness, Intake, Setup};
-use chansync::store::{Actor, OutboxFilter};
+use crate::common::{first_dead_letter, Harness, Intake, Setup};
+use chansync::store::Actor;
 
 const TOKEN: &str = "status-page-token-91";
 
@@ -25,21 +25,7 @@ async fn the_page_shows_channels_orders_stock_and_replays_dead_letters() {
         .set_on_hand("NOT-IN-SHOP-9", "leeds", 1, None, &Actor::new("test"))
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let dead = loop {
-        let d = store
-            .outbox_list(&OutboxFilter {
-                state: Some("dead".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        if let Some(d) = d.into_iter().next() {
-            break d;
-        }
-        assert!(std::time::Instant::now() < deadline, "no dead letter");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let dead = first_dead_letter(&store).await;
 
     let base = format!("http://{}", h.addr);
     let plain = reqwest::Client::builder()
