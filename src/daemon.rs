@@ -47,11 +47,16 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// A runtime over `store` with no connectors yet.
-    pub fn new(store: Store, config: Config, events: Option<EventSender>) -> Runtime {
+    /// A runtime over `store` running `connectors` as `config` says.
+    pub fn new(
+        store: Store,
+        config: Config,
+        connectors: Connectors,
+        events: Option<EventSender>,
+    ) -> Runtime {
         Runtime {
             store,
-            connectors: RwLock::new(Arc::new(HashMap::new())),
+            connectors: RwLock::new(Arc::new(connectors)),
             config: RwLock::new(Arc::new(config)),
             events,
             ready: AtomicBool::new(false),
@@ -397,8 +402,12 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     tracing::info!(store = %config.store_url, "store open and migrated");
 
     let connectors = build(&config, |_| true)?;
-    let rt = Arc::new(Runtime::new(store.clone(), config.clone(), opts.events));
-    rt.swap(config.clone(), connectors);
+    let rt = Arc::new(Runtime::new(
+        store.clone(),
+        config.clone(),
+        connectors,
+        opts.events,
+    ));
 
     let listener = match opts.listener {
         Some(l) => l,

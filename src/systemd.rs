@@ -181,7 +181,7 @@ mod tests {
             crate::store::Store::open(&url, config.synchronous, crate::store::OpenMode::Migrate)
                 .await
                 .unwrap();
-        Runtime::new(store, config, None)
+        Runtime::new(store, config, Default::default(), None)
     }
 
     #[tokio::test]

@@ -138,7 +138,7 @@ async fn dispatch(cli: Cli) -> CmdResult {
     match cli.command {
         Command::Run => {
             let config = Config::load(&config_path)?;
-            init_tracing(
+            crate::logging::init(
                 cli.log_format.unwrap_or(config.log.format),
                 &config.log.level,
             );
@@ -159,7 +159,7 @@ async fn dispatch(cli: Cli) -> CmdResult {
         }
         Command::Demo(args) => demo::run(args, cli.log_format.unwrap_or_default()).await,
         Command::Simulate(args) => {
-            init_tracing(cli.log_format.unwrap_or_default(), "warn");
+            crate::logging::init(cli.log_format.unwrap_or_default(), "warn");
             simulate::run(args).await
         }
         Command::CheckConfig => {
@@ -205,11 +205,6 @@ async fn dispatch(cli: Cli) -> CmdResult {
         Command::Skus(cmd) => stock::run_skus(cmd, &config_path).await,
         Command::Outbox(cmd) => stock::run_outbox(cmd, &config_path).await,
     }
-}
-
-/// Installs the tracing subscriber: human or JSON lines on stderr.
-pub fn init_tracing(format: LogFormat, level: &str) {
-    crate::logging::init(format, level)
 }
 
 /// Cancels `token` on SIGTERM or SIGINT.

@@ -1,12 +1,11 @@
 //! The real binary, as a user and a sysadmin run it: the demo, `simulate` and
 //! `run` side by side, the inspection commands, bad config and signals.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::free_port;
+use crate::common::{free_port, signal, simulate, Killed};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -288,21 +287,8 @@ fn bad_config_exits_2_naming_file_line_and_key() {
     );
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    signal(child.id(), "-TERM");
 }
 
 fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
@@ -319,29 +305,19 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
 /// `chansync simulate shopify` sending its webhooks to a daemon on `port`;
 /// returns the process and the JSON it prints first.
 fn simulate_shopify(orders: u32, seed: u64, secret: &str, port: u16) -> (Killed, Value) {
-    let mut sim = Killed(
-        chansync()
-            .args([
-                "simulate",
-                "shopify",
-                "--orders",
-                &orders.to_string(),
-                "--seed",
-                &seed.to_string(),
-            ])
-            .args(["--webhook-secret", secret, "--webhook-to"])
-            .arg(format!("http://127.0.0.1:{port}/webhooks/shop"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut first = String::new();
-    BufReader::new(sim.0.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let info = serde_json::from_str(&first).expect("simulate prints its JSON first");
-    (sim, info)
+    let (orders, seed) = (orders.to_string(), seed.to_string());
+    let to = format!("http://127.0.0.1:{port}/webhooks/shop");
+    simulate(&[
+        "shopify",
+        "--orders",
+        &orders,
+        "--seed",
+        &seed,
+        "--webhook-secret",
+        secret,
+        "--webhook-to",
+        &to,
+    ])
 }
 
 fn write_config(dir: &Path, port: u16, sim: &Value, secret: &str) -> String {

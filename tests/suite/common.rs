@@ -236,6 +236,38 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A child process killed when the test ends, however it ends.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `chansync simulate ARGS`, and the JSON of its first stdout line.
+pub fn simulate(args: &[&str]) -> (Killed, serde_json::Value) {
+    use std::io::BufRead;
+    let mut sim = Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_chansync"))
+            .env_remove("CHANSYNC_CONFIG")
+            .arg("simulate")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = String::new();
+    std::io::BufReader::new(sim.0.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let info = serde_json::from_str(&first)
+        .unwrap_or_else(|e| panic!("simulate {args:?} printed {first:?}: {e}"));
+    (sim, info)
+}
+
 /// Sends `signal` (e.g. `-HUP`) to a child process.
 pub fn signal(pid: u32, signal: &str) {
     let ok = std::process::Command::new("kill")

@@ -2,10 +2,10 @@
 //! errors), `/metrics`, the API's refusals, `check-config` or CLI output.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::sign;
+use crate::common::{sign, simulate, Killed};
 
 const TOKEN: &str = "shpat_SECRET_token_0d9c4b";
 const WEBHOOK: &str = "whsec_SECRET_hook_7a1e55";
@@ -150,36 +150,6 @@ fn secrets_stay_out_of_logs_metrics_errors_and_output() {
     assert_clean("the daemon's log", &log);
     let _ = sim.kill();
     let _ = sim.wait();
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `chansync simulate ARGS`, and the JSON of its first stdout line.
-fn simulate(args: &[&str]) -> (Killed, serde_json::Value) {
-    let mut sim = Killed(
-        chansync()
-            .arg("simulate")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut first = String::new();
-    BufReader::new(sim.0.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let info = serde_json::from_str(&first)
-        .unwrap_or_else(|e| panic!("simulate {args:?} printed {first:?}: {e}"));
-    (sim, info)
 }
 
 /// `s` form-urlencoded, as it goes in an LWA token request.

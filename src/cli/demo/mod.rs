@@ -39,7 +39,7 @@ pub struct DemoArgs {
 }
 
 pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
-    super::init_tracing(log_format, "warn");
+    crate::logging::init(log_format, "warn");
     let listen = parse_addr("--listen", &args.listen)?;
     let _temp;
     let dir = match &args.data {

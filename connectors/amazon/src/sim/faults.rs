@@ -53,20 +53,7 @@ impl Faults {
     /// The answer the SP-API gives.
     pub(crate) fn response(&self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let body = match self.status {
-            429 => throttled_body(),
-            500 | 502 => ErrorList::one(
-                "InternalFailure",
-                "We encountered an internal error. Please try again.",
-                None,
-            ),
-            _ => ErrorList::one(
-                "ServiceUnavailable",
-                "Service is temporarily unavailable. Please try again.",
-                None,
-            ),
-        };
-        let mut resp = (status, Json(body)).into_response();
+        let mut resp = (status, Json(error_body(self.status))).into_response();
         if let Some(secs) = self.retry_after_secs {
             resp.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -86,11 +73,12 @@ pub(crate) fn throttled_body() -> ErrorList {
     )
 }
 
-/// SP-API's error body for a status the chaos plan injects.
-pub(crate) fn chaos_body(status: StatusCode) -> serde_json::Value {
-    let body = match status.as_u16() {
+/// SP-API's error body for a failing status: 429 throttled, 500 and 502
+/// internal failures, anything else unavailable.
+fn error_body(status: u16) -> ErrorList {
+    match status {
         429 => throttled_body(),
-        500 => ErrorList::one(
+        500 | 502 => ErrorList::one(
             "InternalFailure",
             "We encountered an internal error. Please try again.",
             None,
@@ -100,8 +88,12 @@ pub(crate) fn chaos_body(status: StatusCode) -> serde_json::Value {
             "Service is temporarily unavailable. Please try again.",
             None,
         ),
-    };
-    serde_json::to_value(body).expect("an error list serializes")
+    }
+}
+
+/// SP-API's error body for a status the chaos plan injects.
+pub(crate) fn chaos_body(status: StatusCode) -> serde_json::Value {
+    serde_json::to_value(error_body(status.as_u16())).expect("an error list serializes")
 }
 
 /// The faults still to answer.
