@@ -62,7 +62,7 @@ impl Store {
         for d in batch {
             let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO inbox (connector, event_id, topic, state, received_at, error, headers, body)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (connector, event_id) DO NOTHING
                  RETURNING id",
             )
@@ -84,7 +84,7 @@ impl Store {
 
     /// The oldest pending deliveries.
     pub async fn inbox_pending(&self, limit: i64) -> Result<Vec<InboxRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, connector, headers, body FROM inbox WHERE state = 'pending' ORDER BY id LIMIT ?")
+        let rows = sqlx::query("SELECT id, connector, headers, body FROM inbox WHERE state = 'pending' ORDER BY id LIMIT $1")
             .bind(limit)
             .fetch_all(&self.writer)
             .await?;
@@ -125,7 +125,7 @@ impl Store {
                 Ok(None) => ("done", None, None),
                 Err(e) => ("failed", Some(e.as_str()), None),
             };
-            sqlx::query("UPDATE inbox SET state = ?, error = ?, processed_at = ? WHERE id = ?")
+            sqlx::query("UPDATE inbox SET state = $1, error = $2, processed_at = $3 WHERE id = $4")
                 .bind(state)
                 .bind(error)
                 .bind(&at)
@@ -156,7 +156,7 @@ impl Store {
     pub async fn inbox_problems(&self, limit: i64) -> Result<Vec<serde_json::Value>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, connector, event_id, topic, state, received_at, error, body FROM inbox
-             WHERE state IN ('rejected', 'failed') ORDER BY id DESC LIMIT ?",
+             WHERE state IN ('rejected', 'failed') ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.reader)
@@ -188,7 +188,7 @@ impl Store {
         // connector's whole history when nothing is pending.
         Ok(sqlx::query_scalar(
             "SELECT MIN(received_at) FROM inbox INDEXED BY inbox_state
-             WHERE connector = ? AND state = 'pending'",
+             WHERE connector = $1 AND state = 'pending'",
         )
         .bind(connector)
         .fetch_one(&self.reader)
@@ -199,7 +199,7 @@ impl Store {
     /// it): how fresh its webhooks are. One index step (`inbox_received`).
     pub async fn inbox_last_received(&self, connector: &str) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT MAX(received_at) FROM inbox WHERE connector = ?")
+            sqlx::query_scalar("SELECT MAX(received_at) FROM inbox WHERE connector = $1")
                 .bind(connector)
                 .fetch_one(&self.reader)
                 .await?,

@@ -9,13 +9,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chansync_sdk::model::{ChannelStatus, FulfilledBy, OrderStatus};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use super::{now, StoreError};
 use crate::inventory::route::{self, Candidate, Need};
 use crate::inventory::Policy;
 
-pub(super) type Tx = Transaction<'static, Sqlite>;
+pub(super) type Tx = Transaction<'static, Any>;
 
 /// A stock row.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl Level {
 
 pub(super) async fn level(tx: &mut Tx, sku: &str, location: &str) -> Result<Level, StoreError> {
     let row =
-        sqlx::query("SELECT on_hand, reserved, safety FROM stock WHERE sku = ? AND location = ?")
+        sqlx::query("SELECT on_hand, reserved, safety FROM stock WHERE sku = $1 AND location = $2")
             .bind(sku)
             .bind(location)
             .fetch_optional(&mut **tx)
@@ -84,7 +84,7 @@ async fn audit(
     sqlx::query(
         "INSERT INTO stock_events (at, sku, location, kind, actor, order_id, on_hand_before, on_hand_after,
            reserved_before, reserved_after, note)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(now())
     .bind(sku)
@@ -119,7 +119,7 @@ pub(super) async fn set_on_hand(
         ..before
     };
     sqlx::query(
-        "INSERT INTO stock (sku, location, on_hand, reserved, safety, updated_at) VALUES (?, ?, ?, 0, ?, ?)
+        "INSERT INTO stock (sku, location, on_hand, reserved, safety, updated_at) VALUES ($1, $2, $3, 0, $4, $5)
          ON CONFLICT (sku, location) DO UPDATE SET on_hand = excluded.on_hand, safety = excluded.safety,
            updated_at = excluded.updated_at",
     )
@@ -152,8 +152,8 @@ async fn reserve(
 ) -> Result<bool, StoreError> {
     let before = level(tx, sku, location).await?;
     let done = sqlx::query(
-        "UPDATE stock SET reserved = reserved + ?1, updated_at = ?2
-         WHERE sku = ?3 AND location = ?4 AND on_hand - reserved - safety >= ?1",
+        "UPDATE stock SET reserved = reserved + $1, updated_at = $2
+         WHERE sku = $3 AND location = $4 AND on_hand - reserved - safety >= $1",
     )
     .bind(quantity)
     .bind(now())
@@ -195,7 +195,7 @@ async fn unreserve(
         ..before
     };
     sqlx::query(
-        "INSERT INTO stock (sku, location, on_hand, reserved, safety, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+        "INSERT INTO stock (sku, location, on_hand, reserved, safety, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (sku, location) DO UPDATE SET on_hand = excluded.on_hand, reserved = excluded.reserved,
            updated_at = excluded.updated_at",
     )
@@ -226,7 +226,7 @@ pub(super) async fn parts_of(
     connector: &str,
     channel_sku: &str,
 ) -> Result<Vec<(String, i64)>, StoreError> {
-    let rows = sqlx::query("SELECT master_sku, quantity FROM sku_map WHERE connector = ? AND channel_sku = ? ORDER BY master_sku")
+    let rows = sqlx::query("SELECT master_sku, quantity FROM sku_map WHERE connector = $1 AND channel_sku = $2 ORDER BY master_sku")
         .bind(connector)
         .bind(channel_sku)
         .fetch_all(&mut **tx)
@@ -239,7 +239,7 @@ pub(super) async fn parts_of(
 
 /// The units an order's lines need, bundles expanded.
 async fn needs_of(tx: &mut Tx, order_id: i64, connector: &str) -> Result<Vec<Need>, StoreError> {
-    let lines = sqlx::query("SELECT external_id, channel_sku, quantity FROM order_lines WHERE order_id = ? ORDER BY position")
+    let lines = sqlx::query("SELECT external_id, channel_sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY position")
         .bind(order_id)
         .fetch_all(&mut **tx)
         .await?;
@@ -270,7 +270,7 @@ async fn allocations(
     order_id: i64,
     state: &str,
 ) -> Result<Vec<(i64, String, String, String, i64)>, StoreError> {
-    let rows = sqlx::query("SELECT id, line_external, sku, location, quantity FROM allocations WHERE order_id = ? AND state = ? ORDER BY id")
+    let rows = sqlx::query("SELECT id, line_external, sku, location, quantity FROM allocations WHERE order_id = $1 AND state = $2 ORDER BY id")
         .bind(order_id)
         .bind(state)
         .fetch_all(&mut **tx)
@@ -300,7 +300,7 @@ pub(super) async fn settle_reserved(
     let mut touched = BTreeSet::new();
     for (id, _line, sku, location, qty) in allocations(tx, order_id, "reserved").await? {
         unreserve(tx, &sku, &location, qty, consume, &actor).await?;
-        sqlx::query("UPDATE allocations SET state = ? WHERE id = ?")
+        sqlx::query("UPDATE allocations SET state = $1 WHERE id = $2")
             .bind(if consume { "consumed" } else { "released" })
             .bind(id)
             .execute(&mut **tx)
@@ -324,7 +324,7 @@ pub(super) async fn consume_lines(
     let mut touched = BTreeSet::new();
     let needs = needs_of(tx, order_id, connector).await?;
     let line_qty: BTreeMap<String, i64> = {
-        let rows = sqlx::query("SELECT external_id, quantity FROM order_lines WHERE order_id = ?")
+        let rows = sqlx::query("SELECT external_id, quantity FROM order_lines WHERE order_id = $1")
             .bind(order_id)
             .fetch_all(&mut **tx)
             .await?;
@@ -378,7 +378,7 @@ pub(super) async fn consume_lines(
             audit(tx, &need.sku, location, "consume", &actor, before, after).await?;
             sqlx::query(
                 "INSERT INTO allocations (order_id, line_external, sku, location, quantity, state, created_at)
-                 VALUES (?, ?, ?, ?, ?, 'consumed', ?)",
+                 VALUES ($1, $2, $3, $4, $5, 'consumed', $6)",
             )
             .bind(order_id)
             .bind(&need.line)
@@ -401,7 +401,7 @@ async fn set_on_hand_raw(
     l: Level,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO stock (sku, location, on_hand, reserved, safety, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+        "INSERT INTO stock (sku, location, on_hand, reserved, safety, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (sku, location) DO UPDATE SET on_hand = excluded.on_hand, updated_at = excluded.updated_at",
     )
     .bind(sku)
@@ -426,24 +426,24 @@ async fn split_allocation(
     take: i64,
 ) -> Result<(), StoreError> {
     if take >= qty {
-        sqlx::query("UPDATE allocations SET state = 'consumed' WHERE id = ?")
+        sqlx::query("UPDATE allocations SET state = 'consumed' WHERE id = $1")
             .bind(id)
             .execute(&mut **tx)
             .await?;
         return Ok(());
     }
-    sqlx::query("UPDATE allocations SET quantity = ? WHERE id = ?")
+    sqlx::query("UPDATE allocations SET quantity = $1 WHERE id = $2")
         .bind(qty - take)
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    let order_id: i64 = sqlx::query_scalar("SELECT order_id FROM allocations WHERE id = ?")
+    let order_id: i64 = sqlx::query_scalar("SELECT order_id FROM allocations WHERE id = $1")
         .bind(id)
         .fetch_one(&mut **tx)
         .await?;
     sqlx::query(
         "INSERT INTO allocations (order_id, line_external, sku, location, quantity, state, created_at)
-         VALUES (?, ?, ?, ?, ?, 'consumed', ?)",
+         VALUES ($1, $2, $3, $4, $5, 'consumed', $6)",
     )
     .bind(order_id)
     .bind(line)
@@ -527,7 +527,7 @@ async fn route_order(
         }
         sqlx::query(
             "INSERT INTO allocations (order_id, line_external, sku, location, quantity, state, created_at)
-             VALUES (?, ?, ?, ?, ?, 'reserved', ?)",
+             VALUES ($1, $2, $3, $4, $5, 'reserved', $6)",
         )
         .bind(order_id)
         .bind(&p.line)
@@ -561,7 +561,7 @@ pub(super) async fn settle(
     order_id: i64,
 ) -> Result<Settled, StoreError> {
     let row = sqlx::query(
-        "SELECT connector, channel_status, fulfilled_by, local_status, status, payment_status, shipping_address FROM orders WHERE id = ?",
+        "SELECT connector, channel_status, fulfilled_by, local_status, status, payment_status, shipping_address FROM orders WHERE id = $1",
     )
     .bind(order_id)
     .fetch_one(&mut **tx)
@@ -654,7 +654,7 @@ pub(super) async fn settle(
         status
     };
     if status != current {
-        sqlx::query("UPDATE orders SET status = ? WHERE id = ?")
+        sqlx::query("UPDATE orders SET status = $1 WHERE id = $2")
             .bind(status.as_str())
             .bind(order_id)
             .execute(&mut **tx)
@@ -667,8 +667,8 @@ pub(super) async fn settle(
 async fn all_lines_shipped(tx: &mut Tx, order_id: i64) -> Result<bool, StoreError> {
     let unshipped: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM order_lines l
-         WHERE l.order_id = ?1 AND l.channel_sku IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.order_id = ?1 AND a.line_external = l.external_id
+         WHERE l.order_id = $1 AND l.channel_sku IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.order_id = $1 AND a.line_external = l.external_id
                            AND a.state = 'consumed')",
     )
     .bind(order_id)
@@ -686,7 +686,7 @@ pub(super) async fn order_event(
     detail: serde_json::Value,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO order_events (order_id, at, kind, source, detail) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO order_events (order_id, at, kind, source, detail) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(order_id)
     .bind(now())
@@ -791,7 +791,7 @@ pub(super) async fn enqueue_stock(
         let mut channel_skus = BTreeSet::new();
         for m in masters {
             let rows: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT channel_sku FROM sku_map WHERE connector = ? AND master_sku = ?",
+                "SELECT DISTINCT channel_sku FROM sku_map WHERE connector = $1 AND master_sku = $2",
             )
             .bind(connector)
             .bind(m)
@@ -864,7 +864,7 @@ async fn enqueue_sinks(
         let key = format!("{order_id}@{loc}");
         // Once per order and location, whatever became of the first.
         let sent = sqlx::query(
-            "SELECT 1 FROM outbox WHERE connector = ? AND kind = 'sink_order' AND key = ?",
+            "SELECT 1 FROM outbox WHERE connector = $1 AND kind = 'sink_order' AND key = $2",
         )
         .bind(&src.connector)
         .bind(&key)
@@ -900,7 +900,7 @@ async fn cancel_sinks(
         // Keys are `{order_id}@{location}`: the range `id@` ..< `idA`.
         let rows = sqlx::query(
             "SELECT id, key, state, attempts FROM outbox
-             WHERE connector = ? AND kind = 'sink_order' AND key >= ? AND key < ?",
+             WHERE connector = $1 AND kind = 'sink_order' AND key >= $2 AND key < $3",
         )
         .bind(connector)
         .bind(format!("{order_id}@"))
@@ -912,11 +912,13 @@ async fn cancel_sinks(
             let attempts: i64 = r.get("attempts");
             let key: String = r.get("key");
             if state == "pending" {
-                sqlx::query("UPDATE outbox SET state = 'superseded', updated_at = ? WHERE id = ?")
-                    .bind(now())
-                    .bind(r.get::<i64, _>("id"))
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE outbox SET state = 'superseded', updated_at = $1 WHERE id = $2",
+                )
+                .bind(now())
+                .bind(r.get::<i64, _>("id"))
+                .execute(&mut **tx)
+                .await?;
                 if attempts == 0 {
                     continue;
                 }
@@ -925,7 +927,7 @@ async fn cancel_sinks(
                 continue;
             }
             let queued = sqlx::query(
-                "SELECT 1 FROM outbox WHERE connector = ? AND kind = 'sink_cancel' AND key = ?",
+                "SELECT 1 FROM outbox WHERE connector = $1 AND kind = 'sink_cancel' AND key = $2",
             )
             .bind(connector)
             .bind(&key)
@@ -970,7 +972,7 @@ pub(super) async fn enqueue(
     let done = sqlx::query(
         "INSERT INTO outbox (connector, kind, key, payload, state, attempts, next_attempt_us, idempotency_key,
            created_at, updated_at)
-         VALUES (?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, 'pending', 0, 0, $5, $6, $7)
          ON CONFLICT DO NOTHING",
     )
     .bind(connector)

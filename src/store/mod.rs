@@ -9,14 +9,15 @@ mod inbox;
 mod inventory;
 mod orders;
 mod outbox;
+mod sql;
 mod stock;
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, Executor};
 
 pub use inbox::{InboxInsert, InboxOutcome, InboxRow, Processed};
 pub use inventory::{Actor, Level};
@@ -45,10 +46,12 @@ pub enum StoreError {
 /// A handle to the store; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    /// One connection: all writes, serialised.
-    writer: SqlitePool,
-    /// Reads, concurrent with the writer thanks to WAL.
-    reader: SqlitePool,
+    /// Which database this is; the few statements that differ ask it.
+    backend: Backend,
+    /// SQLite: one connection, so all writes are serialised.
+    writer: AnyPool,
+    /// SQLite: reads, concurrent with the writer thanks to WAL.
+    reader: AnyPool,
     /// Locations, routing rules and channel stock policies; shared by every
     /// clone and replaced whole when the config is reloaded.
     policy: std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::inventory::Policy>>>,
@@ -65,22 +68,37 @@ pub enum OpenMode {
     Existing,
 }
 
-fn options(url: &str, sync: Synchronous) -> Result<SqliteConnectOptions, StoreError> {
-    Ok(SqliteConnectOptions::from_str(url)?
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(match sync {
-            Synchronous::Full => SqliteSynchronous::Full,
-            Synchronous::Normal => SqliteSynchronous::Normal,
-        })
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10)))
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+}
+
+/// The pragmas every SQLite connection runs first: WAL (readers never block
+/// the writer), the configured durability, and waiting for a lock held by
+/// another process rather than failing.
+fn sqlite_pragmas(sync: Synchronous) -> [&'static str; 3] {
+    [
+        "PRAGMA busy_timeout = 10000",
+        "PRAGMA journal_mode = WAL",
+        match sync {
+            Synchronous::Full => "PRAGMA synchronous = FULL",
+            Synchronous::Normal => "PRAGMA synchronous = NORMAL",
+        },
+    ]
+}
+
+fn any_drivers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(sqlx::any::install_default_drivers);
 }
 
 impl Store {
     /// Opens the store at `url` (`sqlite:///path/file.db`).
     pub async fn open(url: &str, sync: Synchronous, mode: OpenMode) -> Result<Store, StoreError> {
-        let opts = options(url, sync)?;
-        let path: PathBuf = opts.get_filename().to_owned();
+        any_drivers();
+        let file = SqliteConnectOptions::from_str(url)?;
+        let path: PathBuf = file.get_filename().to_owned();
         if mode == OpenMode::Existing && !path.exists() {
             return Err(StoreError::NotMigrated(path.display().to_string()));
         }
@@ -89,10 +107,31 @@ impl Store {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
             }
         }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
+        // The URL names the file; create it only where asked to migrate.
+        let opts = AnyConnectOptions::from_str(&format!(
+            "{url}{}mode={}",
+            if url.contains('?') { '&' } else { '?' },
+            if mode == OpenMode::Migrate {
+                "rwc"
+            } else {
+                "rw"
+            },
+        ))?;
+        let pool = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        for pragma in sqlite_pragmas(sync) {
+                            conn.execute(pragma).await?;
+                        }
+                        Ok(())
+                    })
+                })
+        };
+        let writer = pool(1)
             .min_connections(1)
-            .connect_with(opts.clone().create_if_missing(mode == OpenMode::Migrate))
+            .connect_with(opts.clone())
             .await?;
         if mode == OpenMode::Migrate {
             MIGRATOR.run(&writer).await?;
@@ -106,16 +145,19 @@ impl Store {
                 return Err(StoreError::NotMigrated(path.display().to_string()));
             }
         }
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts.read_only(false))
-            .await?;
+        let reader = pool(4).connect_with(opts).await?;
         Ok(Store {
+            backend: Backend::Sqlite,
             writer,
             reader,
             policy: Default::default(),
             outbox_wake: Default::default(),
         })
+    }
+
+    /// The database behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The same store applying `policy` (routing, stock publishing).
@@ -150,7 +192,7 @@ impl Store {
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`: takes the write lock at
     /// once, so another process's writer waits instead of failing midway).
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+    async fn write_tx(&self) -> Result<inventory::Tx, StoreError> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
@@ -158,7 +200,7 @@ impl Store {
     pub async fn poll_state(&self, connector: &str) -> Result<Option<PollState>, StoreError> {
         let row: Option<PollStateRow> = sqlx::query_as(
             "SELECT connector, cursor, last_started_at, last_finished_at, last_ok, last_ok_at, last_error, orders_seen, rate_limit
-             FROM poll_state WHERE connector = ?",
+             FROM poll_state WHERE connector = $1",
         )
         .bind(connector)
         .fetch_optional(&self.reader)
@@ -169,7 +211,7 @@ impl Store {
     /// Records that a poll sweep started.
     pub async fn poll_started(&self, connector: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO poll_state (connector, last_started_at) VALUES (?, ?)
+            "INSERT INTO poll_state (connector, last_started_at) VALUES ($1, $2)
              ON CONFLICT (connector) DO UPDATE SET last_started_at = excluded.last_started_at",
         )
         .bind(connector)
@@ -190,14 +232,14 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO poll_state (connector, last_finished_at, last_ok, last_ok_at, last_error, rate_limit)
-             VALUES (?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (connector) DO UPDATE SET last_finished_at = excluded.last_finished_at,
                last_ok = excluded.last_ok, last_error = excluded.last_error, rate_limit = excluded.rate_limit,
                last_ok_at = COALESCE(excluded.last_ok_at, poll_state.last_ok_at)",
         )
         .bind(connector)
         .bind(&at)
-        .bind(error.is_none())
+        .bind(i64::from(error.is_none()))
         .bind(error.is_none().then_some(&at))
         .bind(error)
         .bind(rate_limit.map(|v| v.to_string()))
@@ -214,7 +256,7 @@ impl Store {
         master_sku: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sku_map (connector, channel_sku, master_sku) VALUES (?, ?, ?)
+            "INSERT INTO sku_map (connector, channel_sku, master_sku) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",
         )
         .bind(connector)
@@ -247,7 +289,7 @@ struct PollStateRow {
     cursor: Option<String>,
     last_started_at: Option<String>,
     last_finished_at: Option<String>,
-    last_ok: Option<bool>,
+    last_ok: Option<i64>,
     last_ok_at: Option<String>,
     last_error: Option<String>,
     orders_seen: i64,
@@ -260,7 +302,7 @@ impl From<PollStateRow> for PollState {
             cursor: r.cursor,
             last_started_at: r.last_started_at,
             last_finished_at: r.last_finished_at,
-            last_ok: r.last_ok,
+            last_ok: r.last_ok.map(|ok| ok != 0),
             last_ok_at: r.last_ok_at,
             last_error: r.last_error,
             orders_seen: r.orders_seen,

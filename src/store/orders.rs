@@ -11,7 +11,7 @@ use chansync_sdk::model::{
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use super::{now, Store, StoreError};
 use crate::inventory::Policy;
@@ -133,7 +133,7 @@ impl Store {
             out.push(apply_in(&mut tx, &policy, connector, kind, o).await?);
         }
         sqlx::query(
-            "INSERT INTO poll_state (connector, cursor, orders_seen) VALUES (?, ?, ?)
+            "INSERT INTO poll_state (connector, cursor, orders_seen) VALUES ($1, $2, $3)
              ON CONFLICT (connector) DO UPDATE SET cursor = excluded.cursor,
                orders_seen = poll_state.orders_seen + excluded.orders_seen",
         )
@@ -167,17 +167,19 @@ impl Store {
 
     /// Orders, newest first.
     pub async fn list_orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
-        let mut sql = String::from("SELECT * FROM orders WHERE 1 = 1");
+        let mut sql = super::sql::Where::new("SELECT * FROM orders");
         if filter.connector.is_some() {
-            sql.push_str(" AND connector = ?");
+            sql.and("connector = ");
         }
         if filter.status.is_some() {
-            sql.push_str(" AND status = ?");
+            sql.and("status = ");
         }
-        sql.push_str(" ORDER BY id DESC");
+        sql.push(" ORDER BY id DESC");
         if filter.limit.is_some() {
-            sql.push_str(" LIMIT ?");
+            sql.push(" LIMIT ");
+            sql.param();
         }
+        let sql = sql.finish();
         let mut q = sqlx::query(&sql);
         if let Some(c) = &filter.connector {
             q = q.bind(c);
@@ -199,7 +201,7 @@ impl Store {
 
     /// One order by chansync's id.
     pub async fn get_order(&self, id: i64) -> Result<Option<Order>, StoreError> {
-        let Some(row) = sqlx::query("SELECT * FROM orders WHERE id = ?")
+        let Some(row) = sqlx::query("SELECT * FROM orders WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.reader)
             .await?
@@ -214,7 +216,7 @@ impl Store {
     /// An order's history, oldest first.
     pub async fn order_history(&self, id: i64) -> Result<Vec<OrderHistoryEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT at, kind, source, detail FROM order_events WHERE order_id = ? ORDER BY id",
+            "SELECT at, kind, source, detail FROM order_events WHERE order_id = $1 ORDER BY id",
         )
         .bind(id)
         .fetch_all(&self.reader)
@@ -248,7 +250,7 @@ impl Store {
         }
         // Batched by id ranges to keep the statement's parameters bounded.
         for chunk in orders.chunks_mut(500) {
-            let placeholders = vec!["?"; chunk.len()].join(",");
+            let placeholders = super::sql::params(1, chunk.len());
             let sql = format!(
                 "SELECT order_id, external_id, sku, channel_sku, title, quantity, unit_price, total, tax, discount
                  FROM order_lines WHERE order_id IN ({placeholders}) ORDER BY order_id, position"
@@ -345,12 +347,12 @@ impl Store {
     }
 }
 
-fn decimal(r: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Decimal, StoreError> {
+fn decimal(r: &sqlx::any::AnyRow, col: &str) -> Result<Decimal, StoreError> {
     let s: &str = r.get(col);
     Decimal::from_str(s).map_err(|e| StoreError::Corrupt(format!("{col} {s:?}: {e}")))
 }
 
-fn parse<T: FromStr>(r: &sqlx::sqlite::SqliteRow, col: &str) -> Result<T, StoreError>
+fn parse<T: FromStr>(r: &sqlx::any::AnyRow, col: &str) -> Result<T, StoreError>
 where
     T::Err: std::fmt::Display,
 {
@@ -359,7 +361,7 @@ where
         .map_err(|e| StoreError::Corrupt(format!("{col} {s:?}: {e}")))
 }
 
-fn order_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Order, StoreError> {
+fn order_from_row(r: &sqlx::any::AnyRow) -> Result<Order, StoreError> {
     let address: Option<String> = r.get("shipping_address");
     let shipping_address: Option<Address> = address
         .map(|a| {
@@ -404,7 +406,7 @@ fn order_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Order, StoreError> {
 /// channel's update time. Equal times with different content are applied
 /// (channels stamp whole seconds; a same-second change must not be lost).
 pub(super) async fn apply_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     policy: &Policy,
     connector: &str,
     kind: &str,
@@ -415,7 +417,7 @@ pub(super) async fn apply_in(
     let o = &canonical;
     let updated_us = o.updated_at.timestamp_micros();
     let hash = content_hash(o);
-    let existing = sqlx::query("SELECT id, updated_at_us, content_hash FROM orders WHERE connector = ? AND external_id = ?")
+    let existing = sqlx::query("SELECT id, updated_at_us, content_hash FROM orders WHERE connector = $1 AND external_id = $2")
         .bind(connector)
         .bind(&o.external_id)
         .fetch_optional(&mut **tx)
@@ -447,7 +449,7 @@ pub(super) async fn apply_in(
                     [] => {
                         sqlx::query(
                             "INSERT INTO sku_map (connector, channel_sku, master_sku, quantity, source)
-                             VALUES (?, ?, ?, 1, 'order') ON CONFLICT DO NOTHING",
+                             VALUES ($1, $2, $3, 1, 'order') ON CONFLICT DO NOTHING",
                         )
                         .bind(connector)
                         .bind(cs)
@@ -478,7 +480,7 @@ pub(super) async fn apply_in(
                    payment_status, fulfilled_by, currency, subtotal, shipping_total, tax_total, discount_total, total,
                    placed_at, updated_at, updated_at_us, customer_name, customer_email, shipping_address,
                    channel_fulfillments, content_hash, raw, first_seen_at, last_changed_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
                  RETURNING id",
             )
             .bind(connector)
@@ -513,12 +515,12 @@ pub(super) async fn apply_in(
         Some(row) => {
             let id: i64 = row.get("id");
             sqlx::query(
-                "UPDATE orders SET external_number = ?, status = ?, channel_status = ?, payment_status = ?,
-                   fulfilled_by = ?, currency = ?, subtotal = ?, shipping_total = ?, tax_total = ?, discount_total = ?,
-                   total = ?, placed_at = ?, updated_at = ?, updated_at_us = ?, customer_name = ?, customer_email = ?,
-                   shipping_address = ?, channel_fulfillments = ?, content_hash = ?, raw = COALESCE(?, raw),
-                   last_changed_at = ?
-                 WHERE id = ?",
+                "UPDATE orders SET external_number = $1, status = $2, channel_status = $3, payment_status = $4,
+                   fulfilled_by = $5, currency = $6, subtotal = $7, shipping_total = $8, tax_total = $9, discount_total = $10,
+                   total = $11, placed_at = $12, updated_at = $13, updated_at_us = $14, customer_name = $15, customer_email = $16,
+                   shipping_address = $17, channel_fulfillments = $18, content_hash = $19, raw = COALESCE($20, raw),
+                   last_changed_at = $21
+                 WHERE id = $22",
             )
             .bind(&o.external_number)
             .bind(status.as_str())
@@ -544,7 +546,7 @@ pub(super) async fn apply_in(
             .bind(id)
             .execute(&mut **tx)
             .await?;
-            sqlx::query("DELETE FROM order_lines WHERE order_id = ?")
+            sqlx::query("DELETE FROM order_lines WHERE order_id = $1")
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
@@ -555,7 +557,7 @@ pub(super) async fn apply_in(
         sqlx::query(
             "INSERT INTO order_lines (order_id, position, external_id, sku, channel_sku, title, quantity, unit_price,
                total, tax, discount)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (order_id, external_id) DO UPDATE SET quantity = order_lines.quantity + excluded.quantity",
         )
         .bind(id)
@@ -582,7 +584,7 @@ pub(super) async fn apply_in(
         "total": o.total.to_string(),
     });
     sqlx::query(
-        "INSERT INTO order_events (order_id, at, kind, source, detail) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO order_events (order_id, at, kind, source, detail) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(id)
     .bind(&at)

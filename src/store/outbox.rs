@@ -45,7 +45,7 @@ fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-fn row(r: &sqlx::sqlite::SqliteRow) -> OutboxRow {
+fn row(r: &sqlx::any::AnyRow) -> OutboxRow {
     let next: i64 = r.get("next_attempt_us");
     OutboxRow {
         id: r.get("id"),
@@ -71,7 +71,7 @@ impl Store {
     pub async fn outbox_recover(&self, connector: &str) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
         let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM outbox WHERE connector = ? AND state = 'sending'")
+            sqlx::query_scalar("SELECT id FROM outbox WHERE connector = $1 AND state = 'sending'")
                 .bind(connector)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -92,9 +92,9 @@ impl Store {
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let mut tx = self.write_tx().await?;
         let rows = sqlx::query(
-            "UPDATE outbox SET state = 'sending', updated_at = ?1
-             WHERE id IN (SELECT id FROM outbox WHERE connector = ?2 AND kind = ?3 AND state = 'pending'
-                          AND next_attempt_us <= ?4 ORDER BY id LIMIT ?5)
+            "UPDATE outbox SET state = 'sending', updated_at = $1
+             WHERE id IN (SELECT id FROM outbox WHERE connector = $2 AND kind = $3 AND state = 'pending'
+                          AND next_attempt_us <= $4 ORDER BY id LIMIT $5)
              RETURNING *",
         )
         .bind(now())
@@ -113,7 +113,7 @@ impl Store {
     /// The kinds with due rows for a connector.
     pub async fn outbox_due_kinds(&self, connector: &str) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT DISTINCT kind FROM outbox WHERE connector = ? AND state = 'pending' AND next_attempt_us <= ?",
+            "SELECT DISTINCT kind FROM outbox WHERE connector = $1 AND state = 'pending' AND next_attempt_us <= $2",
         )
         .bind(connector)
         .bind(now_us())
@@ -131,7 +131,7 @@ impl Store {
         let policy = self.policy();
         let mut tx = self.write_tx().await?;
         let level = inventory::published_level(&mut tx, &policy, connector, channel_sku).await?;
-        sqlx::query("UPDATE outbox SET payload = ? WHERE id = ?")
+        sqlx::query("UPDATE outbox SET payload = $1 WHERE id = $2")
             .bind(serde_json::json!({"channel_sku": channel_sku, "quantity": level}).to_string())
             .bind(row_id)
             .execute(&mut *tx)
@@ -144,7 +144,7 @@ impl Store {
     pub async fn outbox_done(&self, ids: &[i64]) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         for id in ids {
-            sqlx::query("UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL, updated_at = ? WHERE id = ?")
+            sqlx::query("UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL, updated_at = $1 WHERE id = $2")
                 .bind(now())
                 .bind(id)
                 .execute(&mut *tx)
@@ -164,7 +164,7 @@ impl Store {
     ) -> Result<&'static str, StoreError> {
         let policy = self.policy();
         let mut tx = self.write_tx().await?;
-        let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM outbox WHERE id = ?")
+        let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM outbox WHERE id = $1")
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
@@ -174,7 +174,7 @@ impl Store {
             Some(d) if attempts < max => {
                 let next = now_us() + d.as_micros() as i64;
                 back_to_pending(&mut tx, id, Some(error), next).await?;
-                sqlx::query("UPDATE outbox SET attempts = ? WHERE id = ?")
+                sqlx::query("UPDATE outbox SET attempts = $1 WHERE id = $2")
                     .bind(attempts)
                     .bind(id)
                     .execute(&mut *tx)
@@ -182,7 +182,7 @@ impl Store {
                 "pending"
             }
             _ => {
-                sqlx::query("UPDATE outbox SET state = 'dead', attempts = ?, last_error = ?, updated_at = ? WHERE id = ?")
+                sqlx::query("UPDATE outbox SET state = 'dead', attempts = $1, last_error = $2, updated_at = $3 WHERE id = $4")
                     .bind(attempts)
                     .bind(error)
                     .bind(now())
@@ -198,14 +198,16 @@ impl Store {
 
     /// Outbox rows, newest first.
     pub async fn outbox_list(&self, f: &OutboxFilter) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut sql = String::from("SELECT * FROM outbox WHERE 1 = 1");
+        let mut sql = super::sql::Where::new("SELECT * FROM outbox");
         if f.state.is_some() {
-            sql.push_str(" AND state = ?");
+            sql.and("state = ");
         }
         if f.connector.is_some() {
-            sql.push_str(" AND connector = ?");
+            sql.and("connector = ");
         }
-        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        sql.push(" ORDER BY id DESC LIMIT ");
+        sql.param();
+        let sql = sql.finish();
         let mut q = sqlx::query(&sql);
         if let Some(s) = &f.state {
             q = q.bind(s);
@@ -226,7 +228,7 @@ impl Store {
         connector: &str,
     ) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT MIN(created_at) FROM outbox WHERE connector = ? AND state IN ('pending', 'sending')",
+            "SELECT MIN(created_at) FROM outbox WHERE connector = $1 AND state IN ('pending', 'sending')",
         )
         .bind(connector)
         .fetch_one(&self.reader)
@@ -252,7 +254,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let ids: Vec<i64> = match id {
             Some(id) => {
-                sqlx::query_scalar("SELECT id FROM outbox WHERE id = ? AND state = 'dead'")
+                sqlx::query_scalar("SELECT id FROM outbox WHERE id = $1 AND state = 'dead'")
                     .bind(id)
                     .fetch_all(&mut *tx)
                     .await?
@@ -264,7 +266,7 @@ impl Store {
             }
         };
         for id in &ids {
-            sqlx::query("UPDATE outbox SET attempts = 0 WHERE id = ?")
+            sqlx::query("UPDATE outbox SET attempts = 0 WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -277,7 +279,7 @@ impl Store {
 
     /// The state of one row.
     pub async fn outbox_row(&self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
-        let r = sqlx::query("SELECT * FROM outbox WHERE id = ?")
+        let r = sqlx::query("SELECT * FROM outbox WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.reader)
             .await?;
@@ -294,8 +296,8 @@ async fn back_to_pending(
     next_us: i64,
 ) -> Result<(), StoreError> {
     let moved = sqlx::query(
-        "UPDATE outbox SET state = 'pending', next_attempt_us = ?, last_error = COALESCE(?, last_error), updated_at = ?
-         WHERE id = ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.connector = outbox.connector AND o.key = outbox.key
+        "UPDATE outbox SET state = 'pending', next_attempt_us = $1, last_error = COALESCE($2, last_error), updated_at = $3
+         WHERE id = $4 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.connector = outbox.connector AND o.key = outbox.key
                                       AND o.kind = 'stock' AND outbox.kind = 'stock' AND o.state = 'pending' AND o.id != outbox.id)",
     )
     .bind(next_us)
@@ -306,7 +308,7 @@ async fn back_to_pending(
     .await?
     .rows_affected();
     if moved == 0 {
-        sqlx::query("UPDATE outbox SET state = 'superseded', updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE outbox SET state = 'superseded', updated_at = $1 WHERE id = $2")
             .bind(now())
             .bind(id)
             .execute(&mut **tx)

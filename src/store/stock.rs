@@ -67,7 +67,7 @@ impl Store {
         connector: &str,
         channel_sku: &str,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT master_sku, quantity FROM sku_map WHERE connector = ? AND channel_sku = ? ORDER BY rowid")
+        let rows = sqlx::query("SELECT master_sku, quantity FROM sku_map WHERE connector = $1 AND channel_sku = $2 ORDER BY rowid")
             .bind(connector)
             .bind(channel_sku)
             .fetch_all(&self.reader)
@@ -176,7 +176,7 @@ impl Store {
         };
         let mut out = Vec::with_capacity(skus.len());
         for sku in skus {
-            let rows = sqlx::query("SELECT location, on_hand, reserved, safety FROM stock WHERE sku = ? ORDER BY location")
+            let rows = sqlx::query("SELECT location, on_hand, reserved, safety FROM stock WHERE sku = $1 ORDER BY location")
                 .bind(&sku)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -197,7 +197,7 @@ impl Store {
                     }
                 })
                 .collect();
-            let listings = sqlx::query("SELECT DISTINCT connector, channel_sku FROM sku_map WHERE master_sku = ? ORDER BY 1, 2")
+            let listings = sqlx::query("SELECT DISTINCT connector, channel_sku FROM sku_map WHERE master_sku = $1 ORDER BY 1, 2")
                 .bind(&sku)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -296,7 +296,7 @@ impl Store {
                 continue;
             }
             let skus: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT channel_sku FROM sku_map WHERE connector = ? ORDER BY channel_sku",
+                "SELECT DISTINCT channel_sku FROM sku_map WHERE connector = $1 ORDER BY channel_sku",
             )
             .bind(connector)
             .fetch_all(&mut *tx)
@@ -320,14 +320,14 @@ impl Store {
         let mut masters = BTreeSet::new();
         for (c, cs) in &keys {
             let old: Vec<String> = sqlx::query_scalar(
-                "SELECT master_sku FROM sku_map WHERE connector = ? AND channel_sku = ?",
+                "SELECT master_sku FROM sku_map WHERE connector = $1 AND channel_sku = $2",
             )
             .bind(c)
             .bind(cs)
             .fetch_all(&mut *tx)
             .await?;
             masters.extend(old);
-            sqlx::query("DELETE FROM sku_map WHERE connector = ? AND channel_sku = ?")
+            sqlx::query("DELETE FROM sku_map WHERE connector = $1 AND channel_sku = $2")
                 .bind(c)
                 .bind(cs)
                 .execute(&mut *tx)
@@ -382,7 +382,7 @@ impl Store {
         for sh in shipments {
             let source = format!("{connector}:{}", sh.shipment_id);
             let known: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM fulfillments WHERE source = ?")
+                sqlx::query_scalar("SELECT COUNT(*) FROM fulfillments WHERE source = $1")
                     .bind(&source)
                     .fetch_one(&mut *tx)
                     .await?;
@@ -440,7 +440,7 @@ impl Store {
             }
         }
         sqlx::query(
-            "INSERT INTO sync_cursors (connector, stream, cursor) VALUES (?, 'shipments', ?)
+            "INSERT INTO sync_cursors (connector, stream, cursor) VALUES ($1, 'shipments', $2)
              ON CONFLICT (connector, stream) DO UPDATE SET cursor = excluded.cursor",
         )
         .bind(connector)
@@ -458,15 +458,13 @@ impl Store {
         connector: &str,
         stream: &str,
     ) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar(
-                "SELECT cursor FROM sync_cursors WHERE connector = ? AND stream = ?",
-            )
-            .bind(connector)
-            .bind(stream)
-            .fetch_optional(&self.reader)
-            .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT cursor FROM sync_cursors WHERE connector = $1 AND stream = $2",
         )
+        .bind(connector)
+        .bind(stream)
+        .fetch_optional(&self.reader)
+        .await?)
     }
 
     /// Cancels an order: releases its reservations and queues the channel's
@@ -474,7 +472,7 @@ impl Store {
     pub async fn cancel(&self, order_id: i64, reason: Option<&str>) -> Result<(), CommandError> {
         let policy = self.policy();
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query("SELECT connector, external_id, status FROM orders WHERE id = ?")
+        let row = sqlx::query("SELECT connector, external_id, status FROM orders WHERE id = $1")
             .bind(order_id)
             .fetch_optional(&mut *tx)
             .await?
@@ -498,7 +496,7 @@ impl Store {
             }
             _ => {}
         }
-        sqlx::query("UPDATE orders SET local_status = 'cancelled' WHERE id = ?")
+        sqlx::query("UPDATE orders SET local_status = 'cancelled' WHERE id = $1")
             .bind(order_id)
             .execute(&mut *tx)
             .await?;
@@ -546,7 +544,7 @@ impl Store {
     ) -> Result<Vec<serde_json::Value>, StoreError> {
         let rows = sqlx::query(
             "SELECT at, location, kind, actor, order_id, on_hand_before, on_hand_after, reserved_before, reserved_after, note
-             FROM stock_events WHERE sku = ? ORDER BY id DESC LIMIT ?",
+             FROM stock_events WHERE sku = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(sku)
         .bind(limit)
@@ -598,12 +596,13 @@ async fn tracking_known(
     order_id: i64,
     tracking: &str,
 ) -> Result<bool, StoreError> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM fulfillments WHERE order_id = ? AND tracking = ?")
-            .bind(order_id)
-            .bind(tracking)
-            .fetch_one(&mut **tx)
-            .await?;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM fulfillments WHERE order_id = $1 AND tracking = $2",
+    )
+    .bind(order_id)
+    .bind(tracking)
+    .fetch_one(&mut **tx)
+    .await?;
     Ok(n > 0)
 }
 
@@ -617,7 +616,7 @@ async fn replace_mappings(
     for (c, cs) in keys {
         // Learned identity rows give way to an explicit mapping.
         sqlx::query(
-            "DELETE FROM sku_map WHERE connector = ? AND channel_sku = ? AND source = 'order'",
+            "DELETE FROM sku_map WHERE connector = $1 AND channel_sku = $2 AND source = 'order'",
         )
         .bind(c)
         .bind(cs)
@@ -626,7 +625,7 @@ async fn replace_mappings(
     }
     for r in rows {
         sqlx::query(
-            "INSERT INTO sku_map (connector, channel_sku, master_sku, quantity, source) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO sku_map (connector, channel_sku, master_sku, quantity, source) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (connector, channel_sku, master_sku) DO UPDATE SET quantity = excluded.quantity, source = excluded.source",
         )
         .bind(&r.connector)
@@ -675,7 +674,7 @@ async fn fold_bundle_parts(
     if !lines.keys().any(|l| l.contains('/')) {
         return Ok(lines);
     }
-    let rows = sqlx::query("SELECT l.external_id, l.channel_sku, o.connector FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.order_id = ?")
+    let rows = sqlx::query("SELECT l.external_id, l.channel_sku, o.connector FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.order_id = $1")
         .bind(order_id)
         .fetch_all(&mut **tx)
         .await?;
@@ -744,7 +743,7 @@ async fn record_shipment(
             "a tracking number is required".into(),
         ));
     }
-    let row = sqlx::query("SELECT connector, external_id, status FROM orders WHERE id = ?")
+    let row = sqlx::query("SELECT connector, external_id, status FROM orders WHERE id = $1")
         .bind(order_id)
         .fetch_optional(&mut **tx)
         .await?
@@ -761,7 +760,7 @@ async fn record_shipment(
         )));
     }
     let line_qty: BTreeMap<String, i64> =
-        sqlx::query("SELECT external_id, quantity FROM order_lines WHERE order_id = ?")
+        sqlx::query("SELECT external_id, quantity FROM order_lines WHERE order_id = $1")
             .bind(order_id)
             .fetch_all(&mut **tx)
             .await?
@@ -810,7 +809,7 @@ async fn record_shipment(
     };
     let fid: i64 = sqlx::query_scalar(
         "INSERT INTO fulfillments (order_id, location, carrier, tracking, lines, created_at, source)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(order_id)
     .bind(location)
