@@ -328,8 +328,10 @@ async fn reload(rt: &Arc<Runtime>, sup: &mut Supervisor) -> Result<Reloaded, Rel
             }
         };
     }
-    keep!(store_url, "store.url");
-    keep!(synchronous, "store.synchronous");
+    keep!(store.url, "store.url");
+    keep!(store.synchronous, "store.synchronous");
+    keep!(store.max_connections, "store.max_connections");
+    keep!(store.acquire_timeout, "store.acquire_timeout");
     keep!(listen, "server.listen");
     keep!(max_body_bytes, "server.max_body_bytes");
     keep!(read_timeout, "server.read_timeout");
@@ -395,11 +397,11 @@ async fn reload(rt: &Arc<Runtime>, sup: &mut Supervisor) -> Result<Reloaded, Rel
 
 /// Runs the daemon until `opts.shutdown` is cancelled, then drains.
 pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
-    let store = Store::open(&config.store_url, config.synchronous, OpenMode::Migrate)
+    let store = Store::open(&config.store, OpenMode::Migrate)
         .await?
         .with_policy(crate::inventory::Policy::from_config(&config));
     store.sync_sku_config(&config.skus).await?;
-    tracing::info!(store = %config.store_url, "store open and migrated");
+    tracing::info!(store = %crate::store::redact_url(&config.store.url), "store open and migrated");
 
     let connectors = build(&config, |_| true)?;
     let rt = Arc::new(Runtime::new(

@@ -177,10 +177,9 @@ mod tests {
             &format!("[store]\nurl = \"{url}\"\n"),
         )
         .unwrap();
-        let store =
-            crate::store::Store::open(&url, config.synchronous, crate::store::OpenMode::Migrate)
-                .await
-                .unwrap();
+        let store = crate::store::Store::open(&config.store, crate::store::OpenMode::Migrate)
+            .await
+            .unwrap();
         Runtime::new(store, config, Default::default(), None)
     }
 

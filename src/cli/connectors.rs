@@ -15,7 +15,7 @@ use crate::store::{OpenMode, Store, StoreError};
 pub async fn run(format: Format, config_path: &Path) -> CmdResult {
     let config = Config::load_for_store(config_path)?;
     // A store that does not exist yet just means nothing has run.
-    let store = match Store::open(&config.store_url, config.synchronous, OpenMode::Existing).await {
+    let store = match Store::open(&config.store, OpenMode::Existing).await {
         Ok(s) => Some(s),
         Err(StoreError::NotMigrated(_)) => None,
         Err(e) => return Err(e.into()),

@@ -165,7 +165,7 @@ async fn dispatch(cli: Cli) -> CmdResult {
         Command::CheckConfig => {
             let config = Config::load(&config_path)?;
             println!("{}: ok", config.path.display());
-            println!("store: {}", config.store_url);
+            println!("store: {}", crate::store::redact_url(&config.store.url));
             println!("listen: {}", config.listen);
             let mut t =
                 table::Table::new(["CONNECTOR", "KIND", "BASE URL", "POLL", "CAPABILITIES"]);
@@ -189,14 +189,13 @@ async fn dispatch(cli: Cli) -> CmdResult {
         }
         Command::Migrate => {
             let config = Config::load_for_store(&config_path)?;
-            let store = crate::store::Store::open(
-                &config.store_url,
-                config.synchronous,
-                crate::store::OpenMode::Migrate,
-            )
-            .await?;
+            let store =
+                crate::store::Store::open(&config.store, crate::store::OpenMode::Migrate).await?;
             store.close().await;
-            println!("store {} is migrated", config.store_url);
+            println!(
+                "store {} is migrated",
+                crate::store::redact_url(&config.store.url)
+            );
             Ok(())
         }
         Command::Orders(cmd) => orders::run(cmd, &config_path).await,
@@ -249,25 +248,19 @@ pub fn parse_addr(flag: &str, s: &str) -> Result<SocketAddr, Failure> {
 
 /// Opens the configured store for inspection (it must exist).
 async fn open_existing(config: &Config) -> Result<crate::store::Store, Failure> {
-    Ok(crate::store::Store::open(
-        &config.store_url,
-        config.synchronous,
-        crate::store::OpenMode::Existing,
+    Ok(
+        crate::store::Store::open(&config.store, crate::store::OpenMode::Existing)
+            .await?
+            .with_policy(crate::inventory::Policy::from_config(config)),
     )
-    .await?
-    .with_policy(crate::inventory::Policy::from_config(config)))
 }
 
 /// Opens the store for a command that changes it: migrated if needed, with
 /// the config's SKU mappings in place.
 async fn open_for_writes(config: &Config) -> Result<crate::store::Store, Failure> {
-    let store = crate::store::Store::open(
-        &config.store_url,
-        config.synchronous,
-        crate::store::OpenMode::Migrate,
-    )
-    .await?
-    .with_policy(crate::inventory::Policy::from_config(config));
+    let store = crate::store::Store::open(&config.store, crate::store::OpenMode::Migrate)
+        .await?
+        .with_policy(crate::inventory::Policy::from_config(config));
     store.sync_sku_config(&config.skus).await?;
     Ok(store)
 }

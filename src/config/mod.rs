@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::store::{Backend, StoreOptions};
 use chansync_sdk::http::{parse_duration, RateLimit};
 use chansync_sdk::SecretString;
 use serde::Deserialize;
@@ -225,12 +226,16 @@ impl Default for OutboxConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStore {
-    /// `sqlite:///path/to/file.db` (PostgreSQL comes later).
+    /// `sqlite:///path/to/file.db` or `postgres://user@host:5432/db`.
     url: String,
     /// SQLite durability: `full` (default; survives power loss) or `normal`
     /// (survives a crash of chansync, not of the machine; faster).
-    #[serde(default)]
-    synchronous: Synchronous,
+    synchronous: Option<Synchronous>,
+    /// PostgreSQL: connections this process opens at most (default 10);
+    /// SQLite: concurrent readers.
+    max_connections: Option<u32>,
+    /// How long a statement waits for a free connection (default "10s").
+    acquire_timeout: Option<String>,
 }
 
 /// SQLite's `synchronous` setting.
@@ -483,8 +488,8 @@ enum Secrets {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
-    pub store_url: String,
-    pub synchronous: Synchronous,
+    /// `[store]`.
+    pub store: StoreOptions,
     pub listen: SocketAddr,
     pub admin_token: Option<SecretString>,
     pub max_body_bytes: usize,
@@ -551,15 +556,42 @@ impl Config {
             }
         })?;
 
-        let store_url = raw.store.url.trim().to_owned();
-        if !store_url.starts_with("sqlite:") {
-            return Err(err(
-                "store.url".into(),
-                format!(
-                    "{store_url:?} is not a supported store URL; use sqlite:///path/to/chansync.db"
-                ),
-            ));
-        }
+        let store = {
+            let url = raw.store.url.trim().to_owned();
+            let Some(backend) = Backend::of(&url) else {
+                return Err(err(
+                    "store.url".into(),
+                    format!(
+                        "{:?} is not a supported store URL; use sqlite:///path/to/chansync.db or postgres://user@host/database",
+                        crate::store::redact_url(&url)
+                    ),
+                ));
+            };
+            let mut store = StoreOptions::new(url);
+            if let Some(s) = raw.store.synchronous {
+                if backend == Backend::Postgres {
+                    return Err(err(
+                        "store.synchronous".into(),
+                        "applies to SQLite only; PostgreSQL's durability is the server's synchronous_commit".into(),
+                    ));
+                }
+                store.synchronous = s;
+            }
+            if let Some(n) = raw.store.max_connections {
+                if n == 0 {
+                    return Err(err(
+                        "store.max_connections".into(),
+                        "must be at least 1".into(),
+                    ));
+                }
+                store.max_connections = n;
+            }
+            if let Some(t) = &raw.store.acquire_timeout {
+                store.acquire_timeout =
+                    parse_duration(t).map_err(|m| err("store.acquire_timeout".into(), m))?;
+            }
+            store
+        };
         let listen = SocketAddr::from_str(raw.server.listen.trim()).map_err(|e| {
             err(
                 "server.listen".into(),
@@ -856,8 +888,7 @@ impl Config {
 
         Ok(Config {
             path: path.to_owned(),
-            store_url,
-            synchronous: raw.store.synchronous,
+            store,
             listen,
             admin_token,
             max_body_bytes: raw.server.max_body_bytes,

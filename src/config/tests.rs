@@ -227,3 +227,53 @@ fn kind_specific_secrets_are_resolved_and_kept_out_of_options() {
     let e = parse(&missing).unwrap_err();
     assert_eq!(e.key, "connector[1].client_secret");
 }
+
+#[test]
+fn a_postgres_store_is_accepted_and_sqlite_only_keys_are_refused_with_it() {
+    let pg = GOOD.replace(
+        "url = \"sqlite:///tmp/x.db\"",
+        "url = \"postgres://chansync:hunter2@db.internal:5432/chansync?sslmode=require\"\nmax_connections = 20\nacquire_timeout = \"3s\"",
+    );
+    let c = parse(&pg).unwrap();
+    assert_eq!(
+        crate::store::Backend::of(&c.store.url),
+        Some(crate::store::Backend::Postgres)
+    );
+    assert_eq!(c.store.max_connections, 20);
+    assert_eq!(c.store.acquire_timeout, Duration::from_secs(3));
+    assert_eq!(
+        crate::store::redact_url(&c.store.url),
+        "postgres://chansync:***@db.internal:5432/chansync?sslmode=require"
+    );
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.store.max_connections, 10);
+    assert_eq!(c.store.synchronous, Synchronous::Full);
+
+    expect_err(
+        &pg.replace("max_connections = 20", "synchronous = \"normal\""),
+        "store.synchronous",
+        4,
+        "SQLite only",
+    );
+    expect_err(
+        &pg.replace("max_connections = 20", "max_connections = 0"),
+        "store.max_connections",
+        4,
+        "at least 1",
+    );
+    expect_err(
+        &pg.replace("acquire_timeout = \"3s\"", "acquire_timeout = \"a while\""),
+        "store.acquire_timeout",
+        5,
+        "duration",
+    );
+    // A password never shows in the error of a URL chansync cannot use.
+    let e = parse(&GOOD.replace(
+        "sqlite:///tmp/x.db",
+        "mysql://chansync:hunter2@db.internal/chansync",
+    ))
+    .unwrap_err();
+    assert_eq!(e.key, "store.url");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+    assert!(e.to_string().contains("postgres://"), "{e}");
+}

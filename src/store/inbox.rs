@@ -6,7 +6,7 @@ use chansync_sdk::model::ChannelOrder;
 use sqlx::Row;
 
 use super::orders::{Applied, Incoming, Source};
-use super::{now, Store, StoreError};
+use super::{now, Backend, Store, StoreError};
 
 /// A delivery to store.
 #[derive(Debug, Clone)]
@@ -186,10 +186,15 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         // Through the few pending rows: `inbox_received` would walk the
         // connector's whole history when nothing is pending.
-        Ok(sqlx::query_scalar(
-            "SELECT MIN(received_at) FROM inbox INDEXED BY inbox_state
-             WHERE connector = $1 AND state = 'pending'",
-        )
+        Ok(sqlx::query_scalar(match self.backend {
+            Backend::Sqlite => {
+                "SELECT MIN(received_at) FROM inbox INDEXED BY inbox_state
+                 WHERE connector = $1 AND state = 'pending'"
+            }
+            Backend::Postgres => {
+                "SELECT MIN(received_at) FROM inbox WHERE connector = $1 AND state = 'pending'"
+            }
+        })
         .bind(connector)
         .fetch_one(&self.reader)
         .await?)

@@ -14,6 +14,7 @@ mod stock;
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
@@ -27,8 +28,9 @@ pub use stock::{order_reference, CommandError, StockChannel, StockLocation, Stoc
 
 use crate::config::Synchronous;
 
-/// The embedded migrations.
+/// The embedded migrations, one set per backend (the same versions).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// A store error.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +73,79 @@ pub enum OpenMode {
 /// The database behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// One file; one writer at a time (the embedded default).
     Sqlite,
+    /// A server shared by several replicas.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a store URL names, if any.
+    pub fn of(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Where the store is and how to reach it (`[store]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// `sqlite:///path/file.db` or `postgres://user@host/db`.
+    pub url: String,
+    /// SQLite's durability.
+    pub synchronous: Synchronous,
+    /// PostgreSQL: the pool's size; SQLite: the readers' (the writer is one).
+    pub max_connections: u32,
+    /// How long a statement waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl StoreOptions {
+    pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+    pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// `url` with the defaults.
+    pub fn new(url: impl Into<String>) -> StoreOptions {
+        StoreOptions {
+            url: url.into(),
+            synchronous: Synchronous::Full,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
+        }
+    }
+
+    /// With SQLite's `synchronous` set.
+    pub fn synchronous(mut self, s: Synchronous) -> StoreOptions {
+        self.synchronous = s;
+        self
+    }
+
+    /// With the pool size set.
+    pub fn max_connections(mut self, n: u32) -> StoreOptions {
+        self.max_connections = n;
+        self
+    }
+}
+
+/// `url` fit for a log line or an error: a password in it is replaced.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 /// The pragmas every SQLite connection runs first: WAL (readers never block
@@ -94,9 +168,25 @@ fn any_drivers() {
 }
 
 impl Store {
-    /// Opens the store at `url` (`sqlite:///path/file.db`).
-    pub async fn open(url: &str, sync: Synchronous, mode: OpenMode) -> Result<Store, StoreError> {
+    /// Opens the store `opts.url` names: creates and migrates it in
+    /// [`OpenMode::Migrate`], requires it migrated in [`OpenMode::Existing`].
+    pub async fn open(opts: &StoreOptions, mode: OpenMode) -> Result<Store, StoreError> {
         any_drivers();
+        match Backend::of(&opts.url) {
+            Some(Backend::Sqlite) => Store::open_sqlite(opts, mode).await,
+            Some(Backend::Postgres) => Store::open_postgres(opts, mode).await,
+            None => Err(StoreError::Db(sqlx::Error::Configuration(
+                format!(
+                    "{:?} is not a sqlite: or postgres:// URL",
+                    redact_url(&opts.url)
+                )
+                .into(),
+            ))),
+        }
+    }
+
+    async fn open_sqlite(o: &StoreOptions, mode: OpenMode) -> Result<Store, StoreError> {
+        let url = &o.url;
         let file = SqliteConnectOptions::from_str(url)?;
         let path: PathBuf = file.get_filename().to_owned();
         if mode == OpenMode::Existing && !path.exists() {
@@ -117,9 +207,11 @@ impl Store {
                 "rw"
             },
         ))?;
+        let sync = o.synchronous;
         let pool = |max: u32| {
             AnyPoolOptions::new()
                 .max_connections(max)
+                .acquire_timeout(o.acquire_timeout)
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         for pragma in sqlite_pragmas(sync) {
@@ -145,11 +237,50 @@ impl Store {
                 return Err(StoreError::NotMigrated(path.display().to_string()));
             }
         }
-        let reader = pool(4).connect_with(opts).await?;
+        let reader = pool(o.max_connections.clamp(1, 64))
+            .connect_with(opts)
+            .await?;
         Ok(Store {
             backend: Backend::Sqlite,
             writer,
             reader,
+            policy: Default::default(),
+            outbox_wake: Default::default(),
+        })
+    }
+
+    async fn open_postgres(o: &StoreOptions, mode: OpenMode) -> Result<Store, StoreError> {
+        let shown = redact_url(&o.url);
+        let pool = AnyPoolOptions::new()
+            .max_connections(o.max_connections.max(1))
+            .acquire_timeout(o.acquire_timeout)
+            .connect(&o.url)
+            .await
+            .map_err(|e| match &e {
+                // 3D000: no such database.
+                sqlx::Error::Database(d) if d.code().as_deref() == Some("3D000") => {
+                    StoreError::NotMigrated(shown.clone())
+                }
+                _ => StoreError::Db(e),
+            })?;
+        if mode == OpenMode::Migrate {
+            // Holds an advisory lock: replicas starting together migrate once.
+            PG_MIGRATOR.run(&pool).await?;
+        } else {
+            let migrated: Option<(i64,)> = sqlx::query_as(
+                "SELECT 1 FROM pg_catalog.pg_tables
+                 WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'",
+            )
+            .fetch_optional(&pool)
+            .await?;
+            if migrated.is_none() {
+                return Err(StoreError::NotMigrated(shown));
+            }
+        }
+        Ok(Store {
+            backend: Backend::Postgres,
+            writer: pool.clone(),
+            reader: pool,
             policy: Default::default(),
             outbox_wake: Default::default(),
         })
@@ -190,10 +321,14 @@ impl Store {
         self.reader.close().await;
     }
 
-    /// Starts a write transaction (`BEGIN IMMEDIATE`: takes the write lock at
-    /// once, so another process's writer waits instead of failing midway).
+    /// Starts a write transaction. SQLite: `BEGIN IMMEDIATE` takes the write
+    /// lock at once, so another process's writer waits instead of failing
+    /// midway. PostgreSQL: READ COMMITTED; rows are locked as they are read.
     async fn write_tx(&self) -> Result<inventory::Tx, StoreError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
+        })
     }
 
     /// The poll cursor and status of a connector.

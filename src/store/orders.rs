@@ -281,7 +281,7 @@ impl Store {
             }
             // Allocations still held or shipped, summed per location and SKU.
             let sql = format!(
-                "SELECT order_id, location, sku, SUM(quantity) AS quantity FROM allocations
+                "SELECT order_id, location, sku, CAST(SUM(quantity) AS BIGINT) AS quantity FROM allocations
                  WHERE order_id IN ({placeholders}) AND state IN ('reserved', 'consumed')
                  GROUP BY order_id, location, sku ORDER BY order_id, location, sku"
             );

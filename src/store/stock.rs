@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::inventory::{self, Actor, Level};
-use super::{now, Store, StoreError};
+use super::{now, Backend, Store, StoreError};
 use crate::config::SkuMapping;
 
 /// One SKU at one location, as `stock show` prints it.
@@ -67,7 +67,11 @@ impl Store {
         connector: &str,
         channel_sku: &str,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT master_sku, quantity FROM sku_map WHERE connector = $1 AND channel_sku = $2 ORDER BY rowid")
+        // In the order the config lists the parts (SQLite's rowid, PostgreSQL's seq).
+        let rows = sqlx::query(match self.backend {
+            Backend::Sqlite => "SELECT master_sku, quantity FROM sku_map WHERE connector = $1 AND channel_sku = $2 ORDER BY rowid",
+            Backend::Postgres => "SELECT master_sku, quantity FROM sku_map WHERE connector = $1 AND channel_sku = $2 ORDER BY seq",
+        })
             .bind(connector)
             .bind(channel_sku)
             .fetch_all(&self.reader)
@@ -162,8 +166,16 @@ impl Store {
     /// Stock per SKU (one SKU, or all known), with what each channel is shown.
     pub async fn stock_view(&self, sku: Option<&str>) -> Result<Vec<StockView>, StoreError> {
         let policy = self.policy();
-        // A read transaction gives one consistent snapshot.
-        let mut tx = self.reader.begin().await?;
+        // A read transaction gives one consistent snapshot (PostgreSQL's
+        // default gives each statement its own).
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.reader.begin().await?,
+            Backend::Postgres => {
+                self.reader
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        };
         let skus: Vec<String> = match sku {
             Some(s) => vec![s.to_owned()],
             None => {

@@ -2,15 +2,21 @@ use chansync_sdk::model::*;
 
 use super::*;
 
-async fn store() -> (Store, tempfile::TempDir) {
+use chansync_testpg::both;
+use sqlx::Row;
+
+/// A fresh, migrated store on backend `b` (SQLite in a temp dir, or a new
+/// database on the test PostgreSQL server).
+pub(crate) async fn store(b: Backend) -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    (
-        Store::open(&url, Synchronous::Normal, OpenMode::Migrate)
-            .await
-            .unwrap(),
-        dir,
-    )
+    let url = match b {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("t.db").display()),
+        Backend::Postgres => chansync_testpg::server().create_database(),
+    };
+    let opts = StoreOptions::new(url)
+        .synchronous(Synchronous::Normal)
+        .max_connections(4);
+    (Store::open(&opts, OpenMode::Migrate).await.unwrap(), dir)
 }
 
 fn order(id: &str, updated: &str, total: &str) -> ChannelOrder {
@@ -55,9 +61,9 @@ fn inc(o: &ChannelOrder) -> Incoming<'_> {
     }
 }
 
-#[tokio::test]
-async fn upserts_are_idempotent_and_monotonic() {
-    let (s, _d) = store().await;
+both!(upserts_are_idempotent_and_monotonic);
+async fn upserts_are_idempotent_and_monotonic(b: Backend) {
+    let (s, _d) = store(b).await;
     let v1 = order("1", "2026-11-01T10:00:00Z", "10.00");
     let v2 = order("1", "2026-11-01T10:05:00Z", "12.50");
     let r = s
@@ -92,9 +98,11 @@ async fn upserts_are_idempotent_and_monotonic() {
     );
 }
 
-#[tokio::test]
-async fn same_second_changes_are_applied_and_the_same_id_on_another_connector_is_another_order() {
-    let (s, _d) = store().await;
+both!(same_second_changes_are_applied_and_the_same_id_on_another_connector_is_another_order);
+async fn same_second_changes_are_applied_and_the_same_id_on_another_connector_is_another_order(
+    b: Backend,
+) {
+    let (s, _d) = store(b).await;
     let a = order("7", "2026-11-01T10:00:00Z", "10.00");
     let mut b = a.clone();
     b.payment_status = PaymentStatus::Refunded;
@@ -110,9 +118,9 @@ async fn same_second_changes_are_applied_and_the_same_id_on_another_connector_is
     );
 }
 
-#[tokio::test]
-async fn skus_map_and_a_line_without_sku_keeps_a_null_sku() {
-    let (s, _d) = store().await;
+both!(skus_map_and_a_line_without_sku_keeps_a_null_sku);
+async fn skus_map_and_a_line_without_sku_keeps_a_null_sku(b: Backend) {
+    let (s, _d) = store(b).await;
     s.map_sku("shop", "CH-1", "MUG-RED").await.unwrap();
     let o = order("1", "2026-11-01T10:00:00Z", "10.00");
     s.apply_orders("shop", "shopify", &[inc(&o)]).await.unwrap();
@@ -145,9 +153,9 @@ async fn skus_map_and_a_line_without_sku_keeps_a_null_sku() {
     assert_eq!(open.len(), 2);
 }
 
-#[tokio::test]
-async fn a_page_and_its_cursor_commit_together() {
-    let (s, _d) = store().await;
+both!(a_page_and_its_cursor_commit_together);
+async fn a_page_and_its_cursor_commit_together(b: Backend) {
+    let (s, _d) = store(b).await;
     let a = order("1", "2026-11-01T10:00:00Z", "1.00");
     let b = order("2", "2026-11-01T10:00:01Z", "2.00");
     let page = [
@@ -180,9 +188,9 @@ async fn a_page_and_its_cursor_commit_together() {
     );
 }
 
-#[tokio::test]
-async fn inbox_deduplicates_by_event_id_and_keeps_rejected_deliveries() {
-    let (s, _d) = store().await;
+both!(inbox_deduplicates_by_event_id_and_keeps_rejected_deliveries);
+async fn inbox_deduplicates_by_event_id_and_keeps_rejected_deliveries(b: Backend) {
+    let (s, _d) = store(b).await;
     let d = |id: Option<&str>, rejected: Option<&str>| InboxInsert {
         connector: "shop".into(),
         event_id: id.map(Into::into),
@@ -208,9 +216,9 @@ async fn inbox_deduplicates_by_event_id_and_keeps_rejected_deliveries() {
     assert_eq!(s.inbox_problems(10).await.unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn a_failed_poll_keeps_the_last_successful_one() {
-    let (s, _d) = store().await;
+both!(a_failed_poll_keeps_the_last_successful_one);
+async fn a_failed_poll_keeps_the_last_successful_one(b: Backend) {
+    let (s, _d) = store(b).await;
     s.poll_finished("shop", None, None).await.unwrap();
     let ok = s.poll_state("shop").await.unwrap().unwrap();
     assert_eq!(ok.last_ok, Some(true));
@@ -229,9 +237,9 @@ async fn a_failed_poll_keeps_the_last_successful_one() {
     assert_eq!(never.last_ok_at, None);
 }
 
-#[tokio::test]
-async fn the_newest_delivery_of_each_connector_is_its_webhook_freshness() {
-    let (s, _d) = store().await;
+both!(the_newest_delivery_of_each_connector_is_its_webhook_freshness);
+async fn the_newest_delivery_of_each_connector_is_its_webhook_freshness(b: Backend) {
+    let (s, _d) = store(b).await;
     assert_eq!(s.inbox_last_received("shop").await.unwrap(), None);
     let d = |connector: &str, id: &str| InboxInsert {
         connector: connector.into(),
@@ -257,9 +265,131 @@ async fn the_newest_delivery_of_each_connector_is_its_webhook_freshness() {
 async fn inspection_of_a_missing_store_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("none.db").display());
-    let e = Store::open(&url, Synchronous::Full, OpenMode::Existing)
-        .await
-        .unwrap_err();
+    let e = Store::open(
+        &StoreOptions::new(&url).synchronous(Synchronous::Full),
+        OpenMode::Existing,
+    )
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("chansync migrate"), "{e}");
     assert!(!dir.path().join("none.db").exists());
+}
+
+#[tokio::test]
+async fn inspection_of_a_missing_postgres_database_says_what_to_do() {
+    let server = chansync_testpg::server();
+    let missing = server.url("no_such_database");
+    let e = Store::open(&StoreOptions::new(&missing), OpenMode::Existing)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotMigrated(_)), "{e}");
+    assert!(e.to_string().contains("chansync migrate"), "{e}");
+    // A database that exists but was never migrated is not used either.
+    let empty = server.create_database();
+    let e = Store::open(&StoreOptions::new(&empty), OpenMode::Existing)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotMigrated(_)), "{e}");
+    assert_eq!(
+        server
+            .psql(
+                &empty,
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            )
+            .trim(),
+        "0"
+    );
+    // Migrating twice (a second replica starting) is harmless.
+    Store::open(&StoreOptions::new(&empty), OpenMode::Migrate)
+        .await
+        .unwrap();
+    Store::open(&StoreOptions::new(&empty), OpenMode::Migrate)
+        .await
+        .unwrap();
+    Store::open(&StoreOptions::new(&empty), OpenMode::Existing)
+        .await
+        .unwrap();
+}
+
+/// The two backends' migrations make the same tables, columns (in order,
+/// with the same nullability and kind of type) and indexes.
+#[tokio::test]
+async fn both_backends_have_the_same_schema() {
+    let (lite, _d1) = store(Backend::Sqlite).await;
+    let (pg, _d2) = store(Backend::Postgres).await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table'
+         AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name",
+    )
+    .fetch_all(&lite.reader)
+    .await
+    .unwrap();
+    let pg_tables: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(tablename AS TEXT) FROM pg_catalog.pg_tables
+         WHERE schemaname = current_schema() AND tablename NOT LIKE '_sqlx%' ORDER BY 1",
+    )
+    .fetch_all(&pg.reader)
+    .await
+    .unwrap();
+    assert_eq!(tables, pg_tables);
+    assert!(tables.len() >= 10, "{tables:?}");
+    for t in &tables {
+        let lite_cols: Vec<(String, String, bool)> = sqlx::query(&format!(
+            "SELECT name, type, \"notnull\", pk FROM pragma_table_info('{t}') ORDER BY cid"
+        ))
+        .fetch_all(&lite.reader)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let ty: String = r.get("type");
+            let ty = match ty.as_str() {
+                "INTEGER" => "bigint",
+                "TEXT" => "text",
+                "BLOB" => "bytea",
+                other => panic!("{t}: SQLite type {other}"),
+            };
+            // A primary key is never NULL on PostgreSQL.
+            let not_null = r.get::<i64, _>("notnull") != 0 || r.get::<i64, _>("pk") != 0;
+            (r.get("name"), ty.to_owned(), not_null)
+        })
+        .collect();
+        let pg_cols: Vec<(String, String, bool)> = sqlx::query(
+            "SELECT CAST(column_name AS TEXT) AS name, CAST(data_type AS TEXT) AS ty,
+                    CAST(is_nullable AS TEXT) AS nullable
+             FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = $1
+               AND NOT (table_name = 'sku_map' AND column_name = 'seq')
+             ORDER BY ordinal_position",
+        )
+        .bind(t)
+        .fetch_all(&pg.reader)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.get("name"),
+                r.get("ty"),
+                r.get::<String, _>("nullable") == "NO",
+            )
+        })
+        .collect();
+        assert_eq!(lite_cols, pg_cols, "table {t}");
+    }
+    let lite_idx: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+    )
+    .fetch_all(&lite.reader)
+    .await
+    .unwrap();
+    let pg_idx: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(indexname AS TEXT) FROM pg_catalog.pg_indexes
+         WHERE schemaname = current_schema()
+           AND indexname NOT IN (SELECT conname FROM pg_catalog.pg_constraint) ORDER BY 1",
+    )
+    .fetch_all(&pg.reader)
+    .await
+    .unwrap();
+    assert_eq!(lite_idx, pg_idx);
 }

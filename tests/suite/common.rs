@@ -107,7 +107,7 @@ pub async fn start_daemon(dir: &Path, text: &str, listener: TcpListener) -> Daem
     let config_path = dir.join("chansync.toml");
     std::fs::write(&config_path, text).unwrap();
     let config = Config::parse(&config_path, text).expect("test config is valid");
-    let store_url = config.store_url.clone();
+    let store_url = config.store.url.clone();
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let opts = RunOptions {
@@ -176,10 +176,13 @@ impl Harness {
     /// The store as the commands see it: with the config's policy.
     pub async fn store(&self) -> Store {
         let config = Config::load(&self.config_path).unwrap();
-        Store::open(&self.store_url, Synchronous::Normal, OpenMode::Existing)
-            .await
-            .unwrap()
-            .with_policy(chansync::inventory::Policy::from_config(&config))
+        Store::open(
+            &chansync::store::StoreOptions::new(&self.store_url).synchronous(Synchronous::Normal),
+            OpenMode::Existing,
+        )
+        .await
+        .unwrap()
+        .with_policy(chansync::inventory::Policy::from_config(&config))
     }
 
     pub async fn orders(&self) -> Vec<Order> {

@@ -147,10 +147,13 @@ fn policy() -> Policy {
 async fn setup(skus: &[&str]) -> (Store, Instance, Scripted, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = Store::open(&url, Synchronous::Normal, OpenMode::Migrate)
-        .await
-        .unwrap()
-        .with_policy(policy());
+    let store = Store::open(
+        &chansync::store::StoreOptions::new(&url).synchronous(Synchronous::Normal),
+        OpenMode::Migrate,
+    )
+    .await
+    .unwrap()
+    .with_policy(policy());
     let rows: Vec<SkuMapping> = skus
         .iter()
         .map(|s| SkuMapping {
@@ -385,10 +388,13 @@ async fn orders_routed_to_an_erp_warehouse_reach_it_and_its_deliveries_come_back
             sinks_orders: true,
         },
     );
-    let store = Store::open(&url, Synchronous::Normal, OpenMode::Migrate)
-        .await
-        .unwrap()
-        .with_policy(p);
+    let store = Store::open(
+        &chansync::store::StoreOptions::new(&url).synchronous(Synchronous::Normal),
+        OpenMode::Migrate,
+    )
+    .await
+    .unwrap()
+    .with_policy(p);
     let erp = Scripted::default();
     let erp_inst = Instance {
         name: "erp".into(),
@@ -506,10 +512,13 @@ async fn an_order_cancelled_after_it_reached_the_erp_is_cancelled_there_once() {
             sinks_orders: true,
         },
     );
-    let store = Store::open(&url, Synchronous::Normal, OpenMode::Migrate)
-        .await
-        .unwrap()
-        .with_policy(p);
+    let store = Store::open(
+        &chansync::store::StoreOptions::new(&url).synchronous(Synchronous::Normal),
+        OpenMode::Migrate,
+    )
+    .await
+    .unwrap()
+    .with_policy(p);
     let erp = Scripted::default();
     let erp_inst = Instance {
         name: "erp".into(),

@@ -280,8 +280,8 @@ impl Rig {
 
     async fn store(&self) -> Store {
         Store::open(
-            &self.store_url,
-            chansync::config::Synchronous::Normal,
+            &chansync::store::StoreOptions::new(&self.store_url)
+                .synchronous(chansync::config::Synchronous::Normal),
             OpenMode::Existing,
         )
         .await

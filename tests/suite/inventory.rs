@@ -56,10 +56,13 @@ fn policy(allow_split: bool) -> Policy {
 async fn store(p: Policy) -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let s = Store::open(&url, Synchronous::Normal, OpenMode::Migrate)
-        .await
-        .unwrap()
-        .with_policy(p);
+    let s = Store::open(
+        &chansync::store::StoreOptions::new(&url).synchronous(Synchronous::Normal),
+        OpenMode::Migrate,
+    )
+    .await
+    .unwrap()
+    .with_policy(p);
     (s, dir)
 }
 

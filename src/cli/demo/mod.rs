@@ -80,7 +80,7 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
         world.erp.base_url()
     );
     println!("  chansync daemon     http://{daemon_addr}  (webhooks at /webhooks/NAME)");
-    println!("  store               {}", config.store_url);
+    println!("  store               {}", config.store.url);
     println!("  config              {}", config_path.display());
     match args.seconds {
         Some(s) => println!("  running for {s}s\n"),
@@ -88,13 +88,9 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
     }
     feed::header();
 
-    let store = crate::store::Store::open(
-        &config.store_url,
-        config.synchronous,
-        crate::store::OpenMode::Migrate,
-    )
-    .await?
-    .with_policy(crate::inventory::Policy::from_config(&config));
+    let store = crate::store::Store::open(&config.store, crate::store::OpenMode::Migrate)
+        .await?
+        .with_policy(crate::inventory::Policy::from_config(&config));
 
     let (events_tx, mut events_rx) = tokio::sync::broadcast::channel(4096);
     let shutdown = CancellationToken::new();
@@ -158,8 +154,7 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> CmdResult {
     world.stop();
 
     let store = crate::store::Store::open(
-        &format!("sqlite://{}", store_path.display()),
-        crate::config::Synchronous::Full,
+        &crate::store::StoreOptions::new(format!("sqlite://{}", store_path.display())),
         crate::store::OpenMode::Existing,
     )
     .await?;
@@ -279,8 +274,7 @@ async fn wait_for_orders(
         }
         let have: std::collections::HashMap<(String, String), DateTime<FixedOffset>> =
             match crate::store::Store::open(
-                &url,
-                crate::config::Synchronous::Full,
+                &crate::store::StoreOptions::new(url.clone()),
                 crate::store::OpenMode::Existing,
             )
             .await

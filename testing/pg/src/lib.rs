@@ -409,6 +409,31 @@ fn log_tail(log_path: &Path) -> String {
     }
 }
 
+/// Runs one async behaviour test on both of chansync's store backends.
+///
+/// `both!(name)` (or `both!(name, flavor = "multi_thread")`, the arguments of
+/// `#[tokio::test]`) next to `async fn name(b: Backend)` makes the tests
+/// `name::sqlite` and `name::postgres`; `Backend` must be in scope (the
+/// store's backend enum, with `Sqlite` and `Postgres`). `cargo test postgres`
+/// runs one side.
+#[macro_export]
+macro_rules! both {
+    ($name:ident $(, $($arg:tt)*)?) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test $( ( $($arg)* ) )?]
+            async fn sqlite() {
+                super::$name(Backend::Sqlite).await
+            }
+            #[tokio::test $( ( $($arg)* ) )?]
+            async fn postgres() {
+                super::$name(Backend::Postgres).await
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
