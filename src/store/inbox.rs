@@ -56,7 +56,7 @@ impl Store {
         &self,
         batch: &[InboxInsert],
     ) -> Result<Vec<InboxOutcome>, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.queue_tx().await?;
         let at = now();
         let mut out = Vec::with_capacity(batch.len());
         for d in batch {

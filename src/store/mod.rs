@@ -32,6 +32,9 @@ use crate::config::Synchronous;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 pub static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// PostgreSQL: the advisory lock key of the store's write lock ("chansync").
+const WRITE_LOCK: i64 = 0x6368_616e_7379_6e63;
+
 /// A store error.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -321,14 +324,39 @@ impl Store {
         self.reader.close().await;
     }
 
-    /// Starts a write transaction. SQLite: `BEGIN IMMEDIATE` takes the write
-    /// lock at once, so another process's writer waits instead of failing
-    /// midway. PostgreSQL: READ COMMITTED; rows are locked as they are read.
+    /// Starts a write transaction: one at a time, on both backends, so the
+    /// read-then-write steps of routing, settling and the outbox see what
+    /// they change and nothing else changes it meanwhile.
+    ///
+    /// SQLite: `BEGIN IMMEDIATE` takes the database's write lock at once, so
+    /// another process's writer waits instead of failing midway.
+    /// PostgreSQL: the transaction first takes the store's write lock, a
+    /// transaction-scoped advisory lock every replica shares; it is released
+    /// at commit or rollback, also when the replica dies (its connection
+    /// goes). See ARCHITECTURE.md for why this and not row locks.
     async fn write_tx(&self) -> Result<inventory::Tx, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.writer.begin().await?,
-        })
+        match self.backend {
+            Backend::Sqlite => Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Starts a transaction that only adds queue rows or moves rows it
+    /// claims (inbox inserts, outbox claims and completions): on PostgreSQL
+    /// it runs beside the write transactions, so webhooks are stored and
+    /// pushes claimed on every replica at once. (SQLite has one writer.)
+    async fn queue_tx(&self) -> Result<inventory::Tx, StoreError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => Ok(self.writer.begin().await?),
+        }
     }
 
     /// The poll cursor and status of a connector.

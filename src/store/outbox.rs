@@ -14,7 +14,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::inventory;
-use super::{now, Store, StoreError};
+use super::{now, Backend, Store, StoreError};
 
 /// One outbox row.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -90,13 +90,25 @@ impl Store {
         kind: &str,
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let rows = sqlx::query(
-            "UPDATE outbox SET state = 'sending', updated_at = $1
-             WHERE id IN (SELECT id FROM outbox WHERE connector = $2 AND kind = $3 AND state = 'pending'
-                          AND next_attempt_us <= $4 ORDER BY id LIMIT $5)
-             RETURNING *",
-        )
+        let mut tx = self.queue_tx().await?;
+        // PostgreSQL: rows another transaction holds are passed over.
+        let rows = sqlx::query(match self.backend {
+            Backend::Sqlite => {
+                "UPDATE outbox SET state = 'sending', updated_at = $1
+                 WHERE id IN (SELECT id FROM outbox WHERE connector = $2 AND kind = $3 AND state = 'pending'
+                              AND next_attempt_us <= $4 ORDER BY id LIMIT $5)
+                 RETURNING *"
+            }
+            Backend::Postgres => {
+                // A CTE runs once; a subquery under IN may be re-run per
+                // row and claim more than the limit.
+                "WITH due AS (SELECT id FROM outbox WHERE connector = $2 AND kind = $3 AND state = 'pending'
+                              AND next_attempt_us <= $4 ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)
+                 UPDATE outbox SET state = 'sending', updated_at = $1
+                 FROM due WHERE outbox.id = due.id AND outbox.state = 'pending'
+                 RETURNING outbox.*"
+            }
+        })
         .bind(now())
         .bind(connector)
         .bind(kind)
@@ -142,7 +154,7 @@ impl Store {
 
     /// Marks rows sent.
     pub async fn outbox_done(&self, ids: &[i64]) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.queue_tx().await?;
         for id in ids {
             sqlx::query("UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL, updated_at = $1 WHERE id = $2")
                 .bind(now())

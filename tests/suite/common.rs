@@ -35,6 +35,8 @@ pub struct Setup {
     pub extra: String,
     /// Extra keys for `[server]` (e.g. `admin_token`).
     pub server_keys: String,
+    /// Where the daemon keeps its store.
+    pub backend: Backend,
 }
 
 impl Setup {
@@ -51,7 +53,14 @@ impl Setup {
             connector_keys: String::new(),
             extra: String::new(),
             server_keys: String::new(),
+            backend: Backend::Sqlite,
         }
+    }
+
+    /// The same setup with its store on backend `b`.
+    pub fn on(mut self, b: Backend) -> Self {
+        self.backend = b;
+        self
     }
 }
 
@@ -65,14 +74,15 @@ pub struct Harness {
     _dir: tempfile::TempDir,
 }
 
-pub fn config_text(dir: &Path, sim: &SimHandle, intake: Intake, extra: &str) -> String {
+pub fn config_text(store_url: &str, sim: &SimHandle, intake: Intake, extra: &str) -> String {
     let poll = match intake {
         Intake::Webhooks => "",
         Intake::Poll | Intake::Both => "poll = { every = \"1s\" }",
     };
     format!(
         r#"[store]
-url = "sqlite://{db}"
+url = "{store_url}"
+max_connections = 4
 
 [server]
 listen = "127.0.0.1:0"
@@ -86,7 +96,6 @@ access_token = "{token}"
 webhook_secret = "{secret}"
 {extra}
 "#,
-        db = dir.join("chansync.db").display(),
         base = sim.base_url(),
         token = sim.access_token(),
         secret = sim.webhook_secret(),
@@ -146,7 +155,13 @@ impl Harness {
             .unwrap();
         let text = format!(
             "{}\n{}\n",
-            config_text(dir.path(), &sim, setup.intake, &setup.connector_keys).replace(
+            config_text(
+                &store_url(setup.backend, dir.path()),
+                &sim,
+                setup.intake,
+                &setup.connector_keys,
+            )
+            .replace(
                 "listen = \"127.0.0.1:0\"\n",
                 &format!("listen = \"127.0.0.1:0\"\n{}\n", setup.server_keys)
             ),
@@ -340,4 +355,26 @@ pub async fn post_webhook(
     let status = resp.status().as_u16();
     let json = resp.json().await.unwrap_or(serde_json::Value::Null);
     (status, json)
+}
+
+pub use chansync::store::Backend;
+
+/// A new, empty store URL on backend `b`: a file in `dir` for SQLite, a new
+/// database on the test binary's PostgreSQL server.
+pub fn store_url(b: Backend, dir: &Path) -> String {
+    match b {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("chansync.db").display()),
+        Backend::Postgres => chansync_testpg::server().create_database(),
+    }
+}
+
+/// A new, migrated store on backend `b` applying `policy`.
+pub async fn open_store(b: Backend, dir: &Path, policy: chansync::inventory::Policy) -> Store {
+    let opts = chansync::store::StoreOptions::new(store_url(b, dir))
+        .synchronous(Synchronous::Normal)
+        .max_connections(8);
+    Store::open(&opts, OpenMode::Migrate)
+        .await
+        .unwrap()
+        .with_policy(policy)
 }

@@ -7,10 +7,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chansync::config::{OutboxConfig, RoutingConfig, SkuMapping, StockPolicy, Synchronous};
+use chansync::config::{OutboxConfig, RoutingConfig, SkuMapping, StockPolicy};
 use chansync::daemon::Instance;
 use chansync::inventory::{Channel, Policy, Site};
-use chansync::store::{Actor, OpenMode, OutboxFilter, Store};
+use chansync::store::{Actor, OutboxFilter, Store};
+use chansync_testpg::both;
+
+use crate::common::{open_store, Backend};
 use chansync_sdk::{
     async_trait, Connector, ConnectorError, FulfillmentPush, FulfillmentRequest, StockLevel,
     StockPush, StockRejection,
@@ -144,16 +147,9 @@ fn policy() -> Policy {
     }
 }
 
-async fn setup(skus: &[&str]) -> (Store, Instance, Scripted, tempfile::TempDir) {
+async fn setup(b: Backend, skus: &[&str]) -> (Store, Instance, Scripted, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = Store::open(
-        &chansync::store::StoreOptions::new(&url).synchronous(Synchronous::Normal),
-        OpenMode::Migrate,
-    )
-    .await
-    .unwrap()
-    .with_policy(policy());
+    let store = open_store(b, dir.path(), policy()).await;
     let rows: Vec<SkuMapping> = skus
         .iter()
         .map(|s| SkuMapping {
@@ -203,10 +199,10 @@ async fn set(store: &Store, sku: &str, n: i64) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn stock_goes_out_in_batches_with_the_newest_level() {
+both!(stock_goes_out_in_batches_with_the_newest_level);
+async fn stock_goes_out_in_batches_with_the_newest_level(b: Backend) {
     let skus = ["A", "B", "C", "D", "E"];
-    let (store, inst, channel, _d) = setup(&skus).await;
+    let (store, inst, channel, _d) = setup(b, &skus).await;
     for round in 0..20 {
         for s in skus {
             set(&store, s, round).await;
@@ -222,9 +218,9 @@ async fn stock_goes_out_in_batches_with_the_newest_level() {
     );
 }
 
-#[tokio::test]
-async fn transient_failures_are_retried_and_nothing_is_lost() {
-    let (store, inst, channel, _d) = setup(&["A"]).await;
+both!(transient_failures_are_retried_and_nothing_is_lost);
+async fn transient_failures_are_retried_and_nothing_is_lost(b: Backend) {
+    let (store, inst, channel, _d) = setup(b, &["A"]).await;
     channel.0.lock().unwrap().failures.extend([
         ConnectorError::RateLimited {
             retry_after: Some(Duration::from_millis(20)),
@@ -239,9 +235,9 @@ async fn transient_failures_are_retried_and_nothing_is_lost() {
     assert_eq!((rows[0].state.as_str(), rows[0].attempts), ("done", 3));
 }
 
-#[tokio::test]
-async fn a_permanent_rejection_dead_letters_and_replay_sends_it_once_fixed() {
-    let (store, inst, channel, _d) = setup(&["A", "B"]).await;
+both!(a_permanent_rejection_dead_letters_and_replay_sends_it_once_fixed);
+async fn a_permanent_rejection_dead_letters_and_replay_sends_it_once_fixed(b: Backend) {
+    let (store, inst, channel, _d) = setup(b, &["A", "B"]).await;
     channel.0.lock().unwrap().unknown.push("B".into());
     set(&store, "A", 2).await;
     set(&store, "B", 3).await;
@@ -276,9 +272,9 @@ async fn a_permanent_rejection_dead_letters_and_replay_sends_it_once_fixed() {
     );
 }
 
-#[tokio::test]
-async fn retries_run_out_into_the_dead_letters() {
-    let (store, inst, channel, _d) = setup(&["A"]).await;
+both!(retries_run_out_into_the_dead_letters);
+async fn retries_run_out_into_the_dead_letters(b: Backend) {
+    let (store, inst, channel, _d) = setup(b, &["A"]).await;
     channel
         .0
         .lock()
@@ -296,9 +292,9 @@ async fn retries_run_out_into_the_dead_letters() {
     assert!(channel.0.lock().unwrap().levels.is_empty());
 }
 
-#[tokio::test]
-async fn a_crash_mid_send_resends_on_restart_and_the_channel_sees_one_fulfilment() {
-    let (store, inst, channel, _d) = setup(&["A"]).await;
+both!(a_crash_mid_send_resends_on_restart_and_the_channel_sees_one_fulfilment);
+async fn a_crash_mid_send_resends_on_restart_and_the_channel_sees_one_fulfilment(b: Backend) {
+    let (store, inst, channel, _d) = setup(b, &["A"]).await;
     set(&store, "A", 5).await;
     drain(&store, &inst).await;
     let order = chansync_sdk::model::ChannelOrder {
@@ -367,12 +363,11 @@ async fn a_crash_mid_send_resends_on_restart_and_the_channel_sees_one_fulfilment
     );
 }
 
+both!(orders_routed_to_an_erp_warehouse_reach_it_and_its_deliveries_come_back);
 /// An order routed to a warehouse an ERP runs goes to the ERP once; the
 /// ERP's delivery becomes a shipment pushed to the order's own channel.
-#[tokio::test]
-async fn orders_routed_to_an_erp_warehouse_reach_it_and_its_deliveries_come_back() {
+async fn orders_routed_to_an_erp_warehouse_reach_it_and_its_deliveries_come_back(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let mut p = policy();
     p.sites[0].source = Some(chansync::config::StockSourceRef {
         connector: "erp".into(),
@@ -388,13 +383,7 @@ async fn orders_routed_to_an_erp_warehouse_reach_it_and_its_deliveries_come_back
             sinks_orders: true,
         },
     );
-    let store = Store::open(
-        &chansync::store::StoreOptions::new(&url).synchronous(Synchronous::Normal),
-        OpenMode::Migrate,
-    )
-    .await
-    .unwrap()
-    .with_policy(p);
+    let store = open_store(b, dir.path(), p).await;
     let erp = Scripted::default();
     let erp_inst = Instance {
         name: "erp".into(),
@@ -493,10 +482,9 @@ async fn orders_routed_to_an_erp_warehouse_reach_it_and_its_deliveries_come_back
     assert_eq!((v[0].on_hand, v[0].reserved), (1, 0));
 }
 
-#[tokio::test]
-async fn an_order_cancelled_after_it_reached_the_erp_is_cancelled_there_once() {
+both!(an_order_cancelled_after_it_reached_the_erp_is_cancelled_there_once);
+async fn an_order_cancelled_after_it_reached_the_erp_is_cancelled_there_once(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let mut p = policy();
     p.sites[0].source = Some(chansync::config::StockSourceRef {
         connector: "erp".into(),
@@ -512,13 +500,7 @@ async fn an_order_cancelled_after_it_reached_the_erp_is_cancelled_there_once() {
             sinks_orders: true,
         },
     );
-    let store = Store::open(
-        &chansync::store::StoreOptions::new(&url).synchronous(Synchronous::Normal),
-        OpenMode::Migrate,
-    )
-    .await
-    .unwrap()
-    .with_policy(p);
+    let store = open_store(b, dir.path(), p).await;
     let erp = Scripted::default();
     let erp_inst = Instance {
         name: "erp".into(),

@@ -4,19 +4,21 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{Harness, Intake, Setup};
+use chansync_testpg::both;
+
+use crate::common::{Backend, Harness, Intake, Setup};
 use chansync_odoo::sim as odoo;
 use chansync_sdk::model::OrderStatus;
 
 const WAIT: Duration = Duration::from_secs(30);
 
 /// The Shopify harness with an Odoo simulator running its warehouse `WH`.
-async fn with_odoo() -> (odoo::SimHandle, Harness) {
+async fn with_odoo(b: Backend) -> (odoo::SimHandle, Harness) {
     let erp = odoo::start(odoo::SimConfig::default(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let creds = erp.credentials();
-    let mut setup = Setup::new(Intake::Webhooks);
+    let mut setup = Setup::new(Intake::Webhooks).on(b);
     setup.extra = format!(
         "[[connector]]\nname = \"erp\"\nkind = \"odoo\"\nbase_url = \"{}\"\npoll = {{ every = \"1s\" }}\n\
          access_token = \"{}\"\ndatabase = \"{}\"\nlogin = \"{}\"\nshipment_lag = \"0s\"\nwarehouses = [\"WH\"]\n\n\
@@ -30,9 +32,9 @@ async fn with_odoo() -> (odoo::SimHandle, Harness) {
     (erp, h)
 }
 
-#[tokio::test]
-async fn an_order_routed_to_an_odoo_warehouse_ships_from_odoo() {
-    let (erp, h) = with_odoo().await;
+both!(an_order_routed_to_an_odoo_warehouse_ships_from_odoo);
+async fn an_order_routed_to_an_odoo_warehouse_ships_from_odoo(b: Backend) {
+    let (erp, h) = with_odoo(b).await;
 
     // Odoo's stock for the first order's SKUs, then the order.
     let probe = h.sim.create_orders(1)[0];
@@ -119,9 +121,9 @@ async fn an_order_routed_to_an_odoo_warehouse_ships_from_odoo() {
     h.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn an_order_cancelled_in_the_shop_is_cancelled_in_odoo() {
-    let (erp, h) = with_odoo().await;
+both!(an_order_cancelled_in_the_shop_is_cancelled_in_odoo);
+async fn an_order_cancelled_in_the_shop_is_cancelled_in_odoo(b: Backend) {
+    let (erp, h) = with_odoo(b).await;
     let id = h.sim.create_orders(1)[0];
     for sku in h
         .sim

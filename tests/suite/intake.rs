@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::common::{post_webhook, sign, Harness, Intake, Setup};
+use chansync_testpg::both;
+
+use crate::common::{post_webhook, sign, Backend, Harness, Intake, Setup};
 use chansync_sdk::model::OrderStatus;
 use chansync_shopify::sim::SimConfig;
 
@@ -12,8 +14,8 @@ const CATCH_UP: Duration = Duration::from_secs(30);
 
 /// Creates, updates and cancels orders in the simulator; the store must end
 /// with exactly the simulator's orders, each once, each created once.
-async fn orders_arrive_exactly_once(intake: Intake) {
-    let h = Harness::start(Setup::new(intake)).await;
+async fn orders_arrive_exactly_once(b: Backend, intake: Intake) {
+    let h = Harness::start(Setup::new(intake).on(b)).await;
     let ids = h.sim.create_orders(15);
     for id in &ids[..5] {
         assert!(h.sim.update_order(*id));
@@ -57,24 +59,24 @@ async fn orders_arrive_exactly_once(intake: Intake) {
     h.stop().await.expect("daemon drains cleanly");
 }
 
-#[tokio::test]
-async fn orders_arrive_exactly_once_by_webhook() {
-    orders_arrive_exactly_once(Intake::Webhooks).await;
+both!(orders_arrive_exactly_once_by_webhook);
+async fn orders_arrive_exactly_once_by_webhook(b: Backend) {
+    orders_arrive_exactly_once(b, Intake::Webhooks).await;
 }
 
-#[tokio::test]
-async fn orders_arrive_exactly_once_by_poll() {
-    orders_arrive_exactly_once(Intake::Poll).await;
+both!(orders_arrive_exactly_once_by_poll);
+async fn orders_arrive_exactly_once_by_poll(b: Backend) {
+    orders_arrive_exactly_once(b, Intake::Poll).await;
 }
 
-#[tokio::test]
-async fn orders_arrive_exactly_once_by_webhook_and_poll() {
-    orders_arrive_exactly_once(Intake::Both).await;
+both!(orders_arrive_exactly_once_by_webhook_and_poll);
+async fn orders_arrive_exactly_once_by_webhook_and_poll(b: Backend) {
+    orders_arrive_exactly_once(b, Intake::Both).await;
 }
 
-#[tokio::test]
-async fn the_poll_recovers_what_lost_webhooks_never_said() {
-    let mut setup = Setup::new(Intake::Both);
+both!(the_poll_recovers_what_lost_webhooks_never_said);
+async fn the_poll_recovers_what_lost_webhooks_never_said(b: Backend) {
+    let mut setup = Setup::new(Intake::Both).on(b);
     setup.sim.webhook_loss = 0.5;
     let h = Harness::start(setup).await;
     let ids = h.sim.create_orders(20);
@@ -89,9 +91,9 @@ async fn the_poll_recovers_what_lost_webhooks_never_said() {
     h.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_bad_signature_is_refused_and_stores_nothing() {
-    let h = Harness::start(Setup::new(Intake::Webhooks)).await;
+both!(a_bad_signature_is_refused_and_stores_nothing);
+async fn a_bad_signature_is_refused_and_stores_nothing(b: Backend) {
+    let h = Harness::start(Setup::new(Intake::Webhooks).on(b)).await;
     let id = h.sim.create_orders(1)[0];
     let before = h.converge(CATCH_UP).await;
     // A forger's version: a later update with another email.
@@ -128,9 +130,9 @@ async fn a_bad_signature_is_refused_and_stores_nothing() {
     h.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn malformed_json_with_a_valid_signature_is_400_and_kept_for_inspection() {
-    let h = Harness::start(Setup::new(Intake::Webhooks)).await;
+both!(malformed_json_with_a_valid_signature_is_400_and_kept_for_inspection);
+async fn malformed_json_with_a_valid_signature_is_400_and_kept_for_inspection(b: Backend) {
+    let h = Harness::start(Setup::new(Intake::Webhooks).on(b)).await;
     let secret = h.sim.webhook_secret().to_owned();
     let body = br#"{"id": 5500000000099, "line_items": [ oops"#.to_vec();
     let (status, reply) = post_webhook(
@@ -170,9 +172,9 @@ async fn malformed_json_with_a_valid_signature_is_400_and_kept_for_inspection() 
     h.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_replayed_webhook_changes_nothing() {
-    let h = Harness::start(Setup::new(Intake::Webhooks)).await;
+both!(a_replayed_webhook_changes_nothing);
+async fn a_replayed_webhook_changes_nothing(b: Backend) {
+    let h = Harness::start(Setup::new(Intake::Webhooks).on(b)).await;
     let id = h.sim.create_orders(1)[0];
     let orders = h.converge(CATCH_UP).await;
     let order_id: i64 = orders[0].id.parse().unwrap();
@@ -213,9 +215,9 @@ async fn a_replayed_webhook_changes_nothing() {
     h.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn an_older_update_arriving_late_does_not_roll_the_order_back() {
-    let h = Harness::start(Setup::new(Intake::Webhooks)).await;
+both!(an_older_update_arriving_late_does_not_roll_the_order_back);
+async fn an_older_update_arriving_late_does_not_roll_the_order_back(b: Backend) {
+    let h = Harness::start(Setup::new(Intake::Webhooks).on(b)).await;
     let id = h.sim.create_orders(1)[0];
     h.converge(CATCH_UP).await;
     let old = h.sim.rest_order(id).unwrap();
@@ -242,9 +244,9 @@ async fn an_older_update_arriving_late_does_not_roll_the_order_back() {
     h.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn unknown_connectors_and_oversized_bodies_are_refused() {
-    let h = Harness::start(Setup::new(Intake::Webhooks)).await;
+both!(unknown_connectors_and_oversized_bodies_are_refused);
+async fn unknown_connectors_and_oversized_bodies_are_refused(b: Backend) {
+    let h = Harness::start(Setup::new(Intake::Webhooks).on(b)).await;
     let secret = h.sim.webhook_secret().to_owned();
     let url = format!("http://{}/webhooks/nosuch", h.addr);
     let (status, _) = post_webhook(
@@ -269,9 +271,9 @@ async fn unknown_connectors_and_oversized_bodies_are_refused() {
     h.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_throttled_channel_slows_the_poller_without_errors_or_lost_pages() {
-    let mut setup = Setup::new(Intake::Poll);
+both!(a_throttled_channel_slows_the_poller_without_errors_or_lost_pages);
+async fn a_throttled_channel_slows_the_poller_without_errors_or_lost_pages(b: Backend) {
+    let mut setup = Setup::new(Intake::Poll).on(b);
     // A bucket that holds about one small page and refills slowly.
     setup.sim = SimConfig {
         bucket_size: 400.0,

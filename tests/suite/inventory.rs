@@ -1,14 +1,17 @@
 //! Routing, reservations, bundles, the outbox's coalescing, and the
 //! no-oversell invariant under concurrent orders from several channels,
-//! through the store's public API on a real SQLite file.
+//! through the store's public API, on SQLite and on PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use chansync::config::{RoutingConfig, SkuMapping, StockPolicy, Synchronous};
+use chansync::config::{RoutingConfig, SkuMapping, StockPolicy};
+use chansync_testpg::both;
+
+use crate::common::{open_store, Backend};
 use chansync::inventory::{Channel, Policy, Site};
-use chansync::store::{Actor, Incoming, OpenMode, OutboxFilter, Source, Store};
+use chansync::store::{Actor, Incoming, OutboxFilter, Source, Store};
 use chansync_sdk::model::*;
 
 fn site(name: &str, priority: i64, ships_to: &[&str]) -> Site {
@@ -53,16 +56,9 @@ fn policy(allow_split: bool) -> Policy {
     }
 }
 
-async fn store(p: Policy) -> (Store, tempfile::TempDir) {
+async fn store(b: Backend, p: Policy) -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let s = Store::open(
-        &chansync::store::StoreOptions::new(&url).synchronous(Synchronous::Normal),
-        OpenMode::Migrate,
-    )
-    .await
-    .unwrap()
-    .with_policy(p);
+    let s = open_store(b, dir.path(), p).await;
     (s, dir)
 }
 
@@ -135,9 +131,9 @@ fn at(o: &Order) -> Vec<(String, String, u32)> {
         .collect()
 }
 
-#[tokio::test]
-async fn orders_ship_complete_from_the_best_location_that_has_everything() {
-    let (s, _d) = store(policy(false)).await;
+both!(orders_ship_complete_from_the_best_location_that_has_everything);
+async fn orders_ship_complete_from_the_best_location_that_has_everything(b: Backend) {
+    let (s, _d) = store(b, policy(false)).await;
     set(&s, "MUG", "berlin", 1).await;
     set(&s, "MUG", "leeds", 5).await;
     set(&s, "TEA", "leeds", 5).await;
@@ -160,9 +156,9 @@ async fn orders_ship_complete_from_the_best_location_that_has_everything() {
     assert_eq!(at(&o), [("leeds".into(), "MUG".into(), 1)]);
 }
 
-#[tokio::test]
-async fn without_split_an_order_waits_and_is_routed_when_stock_arrives() {
-    let (s, _d) = store(policy(false)).await;
+both!(without_split_an_order_waits_and_is_routed_when_stock_arrives);
+async fn without_split_an_order_waits_and_is_routed_when_stock_arrives(b: Backend) {
+    let (s, _d) = store(b, policy(false)).await;
     set(&s, "MUG", "berlin", 1).await;
     set(&s, "TEA", "leeds", 1).await;
     let o = apply(&s, "shop-a", &order("1", "DE", &[("MUG", 1), ("TEA", 1)])).await;
@@ -187,9 +183,9 @@ async fn without_split_an_order_waits_and_is_routed_when_stock_arrives() {
     assert!(history.iter().any(|h| h.kind == "allocated"));
 }
 
-#[tokio::test]
-async fn with_split_an_order_ships_from_the_fewest_locations() {
-    let (s, _d) = store(policy(true)).await;
+both!(with_split_an_order_ships_from_the_fewest_locations);
+async fn with_split_an_order_ships_from_the_fewest_locations(b: Backend) {
+    let (s, _d) = store(b, policy(true)).await;
     set(&s, "MUG", "berlin", 1).await;
     set(&s, "TEA", "lyon", 1).await;
     set(&s, "TEA", "leeds", 1).await;
@@ -204,9 +200,9 @@ async fn with_split_an_order_ships_from_the_fewest_locations() {
     );
 }
 
-#[tokio::test]
-async fn bundles_reserve_their_parts_and_publish_the_scarcest() {
-    let (s, _d) = store(policy(false)).await;
+both!(bundles_reserve_their_parts_and_publish_the_scarcest);
+async fn bundles_reserve_their_parts_and_publish_the_scarcest(b: Backend) {
+    let (s, _d) = store(b, policy(false)).await;
     s.import_skus(&[
         SkuMapping {
             connector: "shop-a".into(),
@@ -263,9 +259,9 @@ async fn bundles_reserve_their_parts_and_publish_the_scarcest() {
     assert_eq!(published["GIFT-SET"], 1);
 }
 
-#[tokio::test]
-async fn cancellation_releases_and_channel_fulfilment_consumes() {
-    let (s, _d) = store(policy(false)).await;
+both!(cancellation_releases_and_channel_fulfilment_consumes);
+async fn cancellation_releases_and_channel_fulfilment_consumes(b: Backend) {
+    let (s, _d) = store(b, policy(false)).await;
     set(&s, "MUG", "leeds", 5).await;
     let mut a = order("1", "GB", &[("MUG", 2)]);
     let mut b = order("2", "GB", &[("MUG", 1)]);
@@ -293,9 +289,9 @@ async fn cancellation_releases_and_channel_fulfilment_consumes() {
     assert_eq!(history[0]["actor"], "order:2");
 }
 
-#[tokio::test]
-async fn marketplace_fulfilled_orders_are_recorded_not_reserved() {
-    let (s, _d) = store(policy(false)).await;
+both!(marketplace_fulfilled_orders_are_recorded_not_reserved);
+async fn marketplace_fulfilled_orders_are_recorded_not_reserved(b: Backend) {
+    let (s, _d) = store(b, policy(false)).await;
     set(&s, "MUG", "leeds", 5).await;
     let mut o = order("1", "GB", &[("MUG", 2)]);
     o.fulfilled_by = FulfilledBy::Channel;
@@ -305,9 +301,9 @@ async fn marketplace_fulfilled_orders_are_recorded_not_reserved() {
     assert_eq!(s.stock_view(Some("MUG")).await.unwrap()[0].reserved, 0);
 }
 
-#[tokio::test]
-async fn fulfil_and_cancel_from_chansync_queue_pushes_once() {
-    let (s, _d) = store(policy(false)).await;
+both!(fulfil_and_cancel_from_chansync_queue_pushes_once);
+async fn fulfil_and_cancel_from_chansync_queue_pushes_once(b: Backend) {
+    let (s, _d) = store(b, policy(false)).await;
     set(&s, "MUG", "leeds", 5).await;
     let a = apply(&s, "shop-a", &order("1", "GB", &[("MUG", 2)])).await;
     let b = apply(&s, "shop-a", &order("2", "GB", &[("MUG", 1)])).await;
@@ -343,9 +339,9 @@ async fn fulfil_and_cancel_from_chansync_queue_pushes_once() {
     assert_eq!(ful.payload["fulfillment"]["tracking"], "TRACK-1");
 }
 
-#[tokio::test]
-async fn a_thousand_changes_to_one_sku_leave_one_pending_push_per_channel() {
-    let (s, _d) = store(policy(false)).await;
+both!(a_thousand_changes_to_one_sku_leave_one_pending_push_per_channel);
+async fn a_thousand_changes_to_one_sku_leave_one_pending_push_per_channel(b: Backend) {
+    let (s, _d) = store(b, policy(false)).await;
     s.import_skus(&[
         SkuMapping {
             connector: "shop-a".into(),
@@ -408,12 +404,16 @@ async fn a_thousand_changes_to_one_sku_leave_one_pending_push_per_channel() {
     );
 }
 
+both!(
+    concurrent_orders_never_oversell,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 /// Many orders from two channels race for the last units of two SKUs while a
 /// watcher reads the ledger continuously: reserved never exceeds on hand −
 /// safety, and exactly the units in stock are handed out.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_orders_never_oversell() {
-    let (s, _d) = store(policy(true)).await;
+async fn concurrent_orders_never_oversell(b: Backend) {
+    let (s, _d) = store(b, policy(true)).await;
     for (sku, loc, n, safety) in [
         ("MUG", "berlin", 7, 1),
         ("MUG", "leeds", 5, 0),
@@ -482,14 +482,14 @@ async fn concurrent_orders_never_oversell() {
     }
 }
 
-#[tokio::test]
-async fn a_source_of_truth_sets_on_hand_at_its_location_and_releases_waiting_orders() {
+both!(a_source_of_truth_sets_on_hand_at_its_location_and_releases_waiting_orders);
+async fn a_source_of_truth_sets_on_hand_at_its_location_and_releases_waiting_orders(b: Backend) {
     let mut p = policy(false);
     p.sites[1].source = Some(chansync::config::StockSourceRef {
         connector: "pos".into(),
         location: Some("L1".into()),
     });
-    let (s, _d) = store(p).await;
+    let (s, _d) = store(b, p).await;
     let waiting = apply(&s, "shop-a", &order("1", "GB", &[("MUG", 2)])).await;
     assert_eq!(waiting.status, OrderStatus::NeedsAttention);
     let counts = [
@@ -529,7 +529,7 @@ async fn a_source_of_truth_sets_on_hand_at_its_location_and_releases_waiting_ord
 }
 
 /// A store whose `leeds` warehouse is run by an ERP connector `erp`.
-async fn erp_store() -> (Store, tempfile::TempDir) {
+async fn erp_store(b: Backend) -> (Store, tempfile::TempDir) {
     let mut p = policy(false);
     for s in &mut p.sites {
         if s.name == "leeds" {
@@ -545,7 +545,7 @@ async fn erp_store() -> (Store, tempfile::TempDir) {
     erp.cancels = false;
     erp.sinks_orders = true;
     p.channels.insert("erp".into(), erp);
-    store(p).await
+    store(b, p).await
 }
 
 async fn sinks(s: &Store) -> Vec<String> {
@@ -561,9 +561,9 @@ async fn sinks(s: &Store) -> Vec<String> {
     .collect()
 }
 
-#[tokio::test]
-async fn an_unpaid_order_reserves_but_reaches_the_erp_once_paid_and_only_once() {
-    let (s, _d) = erp_store().await;
+both!(an_unpaid_order_reserves_but_reaches_the_erp_once_paid_and_only_once);
+async fn an_unpaid_order_reserves_but_reaches_the_erp_once_paid_and_only_once(b: Backend) {
+    let (s, _d) = erp_store(b).await;
     set(&s, "MUG", "leeds", 5).await;
     let mut o = order("1", "GB", &[("MUG", 2)]);
     o.payment_status = PaymentStatus::Pending;
@@ -586,9 +586,9 @@ async fn an_unpaid_order_reserves_but_reaches_the_erp_once_paid_and_only_once() 
     assert_eq!(sinks(&s).await.len(), 1);
 }
 
-#[tokio::test]
-async fn an_erp_shipment_of_bundle_parts_ships_the_bundle_line() {
-    let (s, _d) = erp_store().await;
+both!(an_erp_shipment_of_bundle_parts_ships_the_bundle_line);
+async fn an_erp_shipment_of_bundle_parts_ships_the_bundle_line(b: Backend) {
+    let (s, _d) = erp_store(b).await;
     s.import_skus(&[
         SkuMapping {
             connector: "shop-a".into(),

@@ -3,13 +3,15 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{Harness, Intake, Setup};
+use chansync_testpg::both;
+
+use crate::common::{Backend, Harness, Intake, Setup};
 use chansync_square::sim as square;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-#[tokio::test]
-async fn an_in_store_sale_lowers_what_the_web_shop_publishes() {
+both!(an_in_store_sale_lowers_what_the_web_shop_publishes);
+async fn an_in_store_sale_lowers_what_the_web_shop_publishes(b: Backend) {
     let pos = square::start(
         square::SimConfig {
             generate: false,
@@ -29,7 +31,7 @@ async fn an_in_store_sale_lowers_what_the_web_shop_publishes() {
     for s in &skus {
         assert!(pos.set_count(s, store_loc, 20));
     }
-    let mut setup = Setup::new(Intake::Webhooks);
+    let mut setup = Setup::new(Intake::Webhooks).on(b);
     let mut extra = format!(
         "[[connector]]\nname = \"pos\"\nkind = \"square\"\nbase_url = \"{}\"\npoll = {{ every = \"1s\" }}\naccess_token = \"{}\"\n\n\
          [[location]]\nname = \"store\"\ncountry = \"US\"\npriority = 1\nsource = {{ connector = \"pos\", location = \"{store_loc}\" }}\n",

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::common::{first_dead_letter, manual_shop, Harness, Intake, Setup};
+use chansync_testpg::both;
+
+use crate::common::{first_dead_letter, manual_shop, Backend, Harness, Intake, Setup};
 use chansync::store::{Actor, OutboxFilter};
 use chansync_shopify::sim::Faults;
 
@@ -48,7 +50,11 @@ fn first_line(h: &Harness, id: u64) -> (String, i64) {
 
 /// Starts a harness whose catalogue SKUs are known before the config is
 /// written: a throwaway simulator with the same seed tells them.
-async fn harness_with(connector_keys: &str, extra_skus: &[&str]) -> (Harness, Vec<String>) {
+async fn harness_with(
+    b: Backend,
+    connector_keys: &str,
+    extra_skus: &[&str],
+) -> (Harness, Vec<String>) {
     let probe = manual_shop().await;
     let ids = probe.create_orders(3);
     let mut skus: Vec<String> = ids
@@ -67,15 +73,15 @@ async fn harness_with(connector_keys: &str, extra_skus: &[&str]) -> (Harness, Ve
     skus.dedup();
     let mut all: Vec<&str> = skus.iter().map(String::as_str).collect();
     all.extend_from_slice(extra_skus);
-    let mut setup = Setup::new(Intake::Webhooks);
+    let mut setup = Setup::new(Intake::Webhooks).on(b);
     setup.connector_keys = connector_keys.into();
     setup.extra = location_and_skus(&all, &["shop"]);
     (Harness::start(setup).await, skus)
 }
 
-#[tokio::test]
-async fn stock_set_reaches_the_channel_through_share_and_buffer() {
-    let (h, skus) = harness_with("stock = { share = 0.5, buffer = 1 }", &[]).await;
+both!(stock_set_reaches_the_channel_through_share_and_buffer);
+async fn stock_set_reaches_the_channel_through_share_and_buffer(b: Backend) {
+    let (h, skus) = harness_with(b, "stock = { share = 0.5, buffer = 1 }", &[]).await;
     let store = h.store().await;
     let sku = &skus[0];
     store
@@ -94,9 +100,9 @@ async fn stock_set_reaches_the_channel_through_share_and_buffer() {
     h.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_fulfilment_reaches_the_channel_once_with_its_tracking() {
-    let (h, skus) = harness_with("", &[]).await;
+both!(a_fulfilment_reaches_the_channel_once_with_its_tracking);
+async fn a_fulfilment_reaches_the_channel_once_with_its_tracking(b: Backend) {
+    let (h, skus) = harness_with(b, "", &[]).await;
     let store = h.store().await;
     for sku in &skus {
         store
@@ -176,9 +182,9 @@ async fn a_fulfilment_reaches_the_channel_once_with_its_tracking() {
     h.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_cancellation_reaches_the_channel_once() {
-    let (h, skus) = harness_with("", &[]).await;
+both!(a_cancellation_reaches_the_channel_once);
+async fn a_cancellation_reaches_the_channel_once(b: Backend) {
+    let (h, skus) = harness_with(b, "", &[]).await;
     let store = h.store().await;
     for sku in &skus {
         store
@@ -211,9 +217,9 @@ async fn a_cancellation_reaches_the_channel_once() {
     h.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_permanent_rejection_is_dead_lettered_and_replay_sends_it_once_fixed() {
-    let (h, _skus) = harness_with("", &["NOT-IN-SHOP-1"]).await;
+both!(a_permanent_rejection_is_dead_lettered_and_replay_sends_it_once_fixed);
+async fn a_permanent_rejection_is_dead_lettered_and_replay_sends_it_once_fixed(b: Backend) {
+    let (h, _skus) = harness_with(b, "", &["NOT-IN-SHOP-1"]).await;
     let store = h.store().await;
     store
         .set_on_hand("NOT-IN-SHOP-1", "leeds", 7, None, &Actor::new("test"))
@@ -240,9 +246,9 @@ async fn a_permanent_rejection_is_dead_lettered_and_replay_sends_it_once_fixed()
     h.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_burst_of_a_thousand_stock_changes_makes_few_pushes() {
-    let (h, skus) = harness_with("", &[]).await;
+both!(a_burst_of_a_thousand_stock_changes_makes_few_pushes);
+async fn a_burst_of_a_thousand_stock_changes_makes_few_pushes(b: Backend) {
+    let (h, skus) = harness_with(b, "", &[]).await;
     let store = h.store().await;
     let sku = &skus[0];
     store
@@ -277,10 +283,10 @@ async fn a_burst_of_a_thousand_stock_changes_makes_few_pushes() {
     h.stop().await.unwrap();
 }
 
+both!(two_shops_share_one_pool);
 /// Two Shopify stores share one stock pool: what sells on one comes off
 /// what the other publishes.
-#[tokio::test]
-async fn two_shops_share_one_pool() {
+async fn two_shops_share_one_pool(b: Backend) {
     let sim2 = manual_shop().await;
     // The same seed gives the same catalogue: find a SKU and its quantity.
     let probe = sim2.create_orders(1)[0];
@@ -293,7 +299,7 @@ async fn two_shops_share_one_pool() {
         .unwrap();
     let (sku, qty) = (line.sku.unwrap(), i64::from(line.quantity));
 
-    let mut setup = Setup::new(Intake::Webhooks);
+    let mut setup = Setup::new(Intake::Webhooks).on(b);
     setup.extra = format!(
         "[[connector]]\nname = \"shop2\"\nkind = \"shopify\"\nbase_url = \"{}\"\naccess_token = \"{}\"\n\n{}",
         sim2.base_url(),
