@@ -7,6 +7,7 @@
 
 mod inbox;
 mod inventory;
+mod lease;
 mod orders;
 mod outbox;
 mod sql;
@@ -22,6 +23,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use inbox::{InboxInsert, InboxOutcome, InboxRow, Processed};
 pub use inventory::{Actor, Level};
+pub use lease::{Fence, LeaseView, ReplicaInfo};
 pub use orders::{Applied, Incoming, OrderFilter, OrderHistoryEvent, Source};
 pub use outbox::{OutboxFilter, OutboxRow};
 pub use stock::{order_reference, CommandError, StockChannel, StockLocation, StockView};
@@ -46,6 +48,8 @@ pub enum StoreError {
     NotMigrated(String),
     #[error("store data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the lease of connector {connector} (token {token}) is held by another replica now")]
+    Fenced { connector: String, token: i64 },
 }
 
 /// A handle to the store; cheap to clone.
@@ -62,6 +66,9 @@ pub struct Store {
     policy: std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::inventory::Policy>>>,
     /// Woken after a commit that may have queued outbox work.
     outbox_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Set on the handle of a connector's tasks: every write transaction
+    /// first checks that this lease is still theirs.
+    fence: Option<std::sync::Arc<Fence>>,
 }
 
 /// How to open the store.
@@ -249,6 +256,7 @@ impl Store {
             reader,
             policy: Default::default(),
             outbox_wake: Default::default(),
+            fence: None,
         })
     }
 
@@ -286,6 +294,7 @@ impl Store {
             reader: pool,
             policy: Default::default(),
             outbox_wake: Default::default(),
+            fence: None,
         })
     }
 
@@ -335,6 +344,15 @@ impl Store {
     /// at commit or rollback, also when the replica dies (its connection
     /// goes). See ARCHITECTURE.md for why this and not row locks.
     async fn write_tx(&self) -> Result<inventory::Tx, StoreError> {
+        let mut tx = self.unfenced_write_tx().await?;
+        if let Some(fence) = &self.fence {
+            lease::check(&mut tx, self.backend, fence).await?;
+        }
+        Ok(tx)
+    }
+
+    /// [`Store::write_tx`] without the lease check (taking leases).
+    async fn unfenced_write_tx(&self) -> Result<inventory::Tx, StoreError> {
         match self.backend {
             Backend::Sqlite => Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres => {
@@ -353,10 +371,14 @@ impl Store {
     /// it runs beside the write transactions, so webhooks are stored and
     /// pushes claimed on every replica at once. (SQLite has one writer.)
     async fn queue_tx(&self) -> Result<inventory::Tx, StoreError> {
-        match self.backend {
-            Backend::Sqlite => Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?),
-            Backend::Postgres => Ok(self.writer.begin().await?),
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
+        };
+        if let Some(fence) = &self.fence {
+            lease::check(&mut tx, self.backend, fence).await?;
         }
+        Ok(tx)
     }
 
     /// The poll cursor and status of a connector.

@@ -4,6 +4,7 @@ use super::*;
 
 use chansync_testpg::both;
 use sqlx::Row;
+use std::time::Duration;
 
 /// A fresh, migrated store on backend `b` (SQLite in a temp dir, or a new
 /// database on the test PostgreSQL server).
@@ -392,4 +393,150 @@ async fn both_backends_have_the_same_schema() {
     .await
     .unwrap();
     assert_eq!(lite_idx, pg_idx);
+}
+
+both!(a_lease_is_held_by_one_replica_and_fences_the_one_it_was_taken_from);
+/// Two replicas contend for one connector: one holds it until it expires or
+/// is released; the taker gets a new token, and a write under the old token
+/// is refused and changes nothing.
+async fn a_lease_is_held_by_one_replica_and_fences_the_one_it_was_taken_from(b: Backend) {
+    let (s, _d) = store(b).await;
+    let ttl = Duration::from_millis(400);
+    let a = s
+        .lease_acquire("shop", "a:1", ttl, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.token, 1);
+    assert_eq!(
+        s.lease_acquire("shop", "b:1", ttl, false).await.unwrap(),
+        None
+    );
+    // Renewing keeps it past its first expiry.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        s.lease_renew("a:1", std::slice::from_ref(&a), ttl)
+            .await
+            .unwrap(),
+        vec![a.clone()]
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        s.lease_acquire("shop", "b:1", ttl, false).await.unwrap(),
+        None
+    );
+
+    // The holder writes through its fenced handle.
+    let owned = s.fenced(std::sync::Arc::new(a.clone()));
+    let v1 = order("1", "2026-11-01T10:00:00Z", "10.00");
+    owned
+        .apply_page("shop", "shopify", &[inc(&v1)], "c1")
+        .await
+        .unwrap();
+
+    // It stops renewing; after expiry the other replica takes over.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let bf = s
+        .lease_acquire("shop", "b:1", ttl, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bf.token, 2);
+    assert!(s
+        .lease_renew("a:1", std::slice::from_ref(&a), ttl)
+        .await
+        .unwrap()
+        .is_empty());
+    let v2 = order("2", "2026-11-01T10:00:00Z", "20.00");
+    let e = owned
+        .apply_page("shop", "shopify", &[inc(&v2)], "c2")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Fenced { token: 1, .. }), "{e}");
+    assert!(owned.outbox_claim("shop", "stock", 10).await.is_err());
+    let orders = s.list_orders(&OrderFilter::default()).await.unwrap();
+    assert_eq!(orders.len(), 1, "the fenced write stored nothing");
+    assert_eq!(
+        s.poll_state("shop")
+            .await
+            .unwrap()
+            .unwrap()
+            .cursor
+            .as_deref(),
+        Some("c1")
+    );
+    // The new owner writes.
+    s.fenced(std::sync::Arc::new(bf.clone()))
+        .apply_page("shop", "shopify", &[inc(&v2)], "c2")
+        .await
+        .unwrap();
+
+    // Released, it is free at once; the same replica restarting takes its
+    // own lease back without waiting, under a new token.
+    assert!(!s.lease_release(&a).await.unwrap(), "not a's any more");
+    assert!(s.lease_release(&bf).await.unwrap());
+    let view = s.leases().await.unwrap();
+    assert_eq!(view.len(), 1);
+    assert_eq!(view[0].holder, None);
+    let c = s
+        .lease_acquire("shop", "c:1", ttl, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.token, 3);
+    let c2 = s
+        .lease_acquire("shop", "c:1", ttl, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c2.token, 4);
+    // Forced (one daemon on a file owns everything) whatever the holder.
+    let d = s
+        .lease_acquire("shop", "d:1", ttl, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.token, 5);
+    let view = s.leases().await.unwrap();
+    assert_eq!(view[0].holder.as_deref(), Some("d:1"));
+    assert!(
+        view[0].expires_in_us > 0 && view[0].expires_in_us <= 400_000,
+        "{view:?}"
+    );
+}
+
+both!(replicas_announce_themselves_and_go);
+async fn replicas_announce_themselves_and_go(b: Backend) {
+    let (s, _d) = store(b).await;
+    let r = |id: &str| ReplicaInfo {
+        id: id.into(),
+        pid: 7,
+        version: "0.1.0".into(),
+        config_fingerprint: "f".into(),
+    };
+    s.replica_heartbeat(&r("a:1")).await.unwrap();
+    s.replica_heartbeat(&r("b:1")).await.unwrap();
+    s.replica_heartbeat(&r("a:1")).await.unwrap();
+    let live = s.live_replicas(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        live.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(),
+        ["a:1", "b:1"]
+    );
+    s.lease_acquire("shop", "a:1", Duration::from_secs(5), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.leases().await.unwrap()[0].pid, Some(7));
+    s.replica_gone("a:1").await.unwrap();
+    assert_eq!(
+        s.live_replicas(Duration::from_secs(5)).await.unwrap().len(),
+        1
+    );
+    assert_eq!(s.leases().await.unwrap()[0].pid, None);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(s
+        .live_replicas(Duration::from_millis(200))
+        .await
+        .unwrap()
+        .is_empty());
 }
