@@ -126,7 +126,7 @@ impl Store {
              WHERE $5 = 1 OR leases.holder IS NULL OR leases.holder = $2 OR leases.expires_at_us < {now_us}
              RETURNING token"
         );
-        let mut tx = self.unfenced_write_tx().await?;
+        let mut tx = self.begin(true).await?;
         let token: Option<i64> = sqlx::query_scalar(&sql)
             .bind(connector)
             .bind(holder)
@@ -182,7 +182,7 @@ impl Store {
     /// hold): another replica may take it on its next round. `false` when it
     /// was no longer this fence's.
     pub async fn lease_release(&self, fence: &Fence) -> Result<bool, StoreError> {
-        let mut tx = self.unfenced_write_tx().await?;
+        let mut tx = self.begin(true).await?;
         let done = sqlx::query(
             "UPDATE leases SET holder = NULL, expires_at_us = 0, renewed_at = $1
              WHERE connector = $2 AND holder = $3 AND token = $4",

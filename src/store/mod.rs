@@ -344,26 +344,8 @@ impl Store {
     /// at commit or rollback, also when the replica dies (its connection
     /// goes). See ARCHITECTURE.md for why this and not row locks.
     async fn write_tx(&self) -> Result<inventory::Tx, StoreError> {
-        let mut tx = self.unfenced_write_tx().await?;
-        if let Some(fence) = &self.fence {
-            lease::check(&mut tx, self.backend, fence).await?;
-        }
-        Ok(tx)
-    }
-
-    /// [`Store::write_tx`] without the lease check (taking leases).
-    async fn unfenced_write_tx(&self) -> Result<inventory::Tx, StoreError> {
-        match self.backend {
-            Backend::Sqlite => Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?),
-            Backend::Postgres => {
-                let mut tx = self.writer.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(WRITE_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(tx)
-            }
-        }
+        let tx = self.begin(true).await?;
+        self.checked(tx).await
     }
 
     /// Starts a transaction that only adds queue rows or moves rows it
@@ -371,10 +353,31 @@ impl Store {
     /// it runs beside the write transactions, so webhooks are stored and
     /// pushes claimed on every replica at once. (SQLite has one writer.)
     async fn queue_tx(&self) -> Result<inventory::Tx, StoreError> {
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.writer.begin().await?,
-        };
+        let tx = self.begin(false).await?;
+        self.checked(tx).await
+    }
+
+    /// Begins a transaction; on PostgreSQL with the store's write lock
+    /// when `write_lock`. (Taking leases uses it without the lease check.)
+    async fn begin(&self, write_lock: bool) -> Result<inventory::Tx, StoreError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.writer.begin().await?;
+                if write_lock {
+                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                        .bind(WRITE_LOCK)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Ok(tx)
+            }
+        }
+    }
+
+    /// On a fenced handle, checks the lease as the transaction's first
+    /// statement.
+    async fn checked(&self, mut tx: inventory::Tx) -> Result<inventory::Tx, StoreError> {
         if let Some(fence) = &self.fence {
             lease::check(&mut tx, self.backend, fence).await?;
         }
