@@ -4,7 +4,7 @@
 //! connectors added, removed or changed without a restart), and on shutdown
 //! drains them in order so that nothing acknowledged or fetched is dropped.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -44,6 +44,8 @@ pub struct Runtime {
     pub ready: AtomicBool,
     pub draining: AtomicBool,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The connectors this process runs now, with their leases.
+    owned: RwLock<Arc<BTreeMap<String, Arc<crate::store::Fence>>>>,
 }
 
 impl Runtime {
@@ -62,7 +64,17 @@ impl Runtime {
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            owned: Default::default(),
         }
+    }
+
+    /// The connectors this process runs now, with their leases.
+    pub fn owned(&self) -> Arc<BTreeMap<String, Arc<crate::store::Fence>>> {
+        self.owned.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_owned(&self, owned: BTreeMap<String, Arc<crate::store::Fence>>) {
+        *self.owned.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(owned);
     }
 
     /// The connectors running now.
@@ -184,7 +196,8 @@ fn build(config: &Config, wanted: impl Fn(&str) -> bool) -> Result<Connectors, R
 /// One connector's tasks: its poller and its dispatcher, each stoppable
 /// alone (a reload) or with the rest (shutdown).
 struct Running {
-    fingerprint: String,
+    /// The lease it runs under.
+    fence: Arc<crate::store::Fence>,
     poll_stop: CancellationToken,
     push_stop: CancellationToken,
     poller: Option<JoinHandle<()>>,
@@ -199,23 +212,35 @@ struct Supervisor {
     /// Parent of every dispatcher's stop token; cancelled after the inbox
     /// worker has drained.
     push_stop: CancellationToken,
+    /// The connectors this process holds the lease of.
+    leases: crate::lease::Leases,
 }
 
 impl Supervisor {
-    fn start(&mut self, rt: &Arc<Runtime>, inst: Arc<Instance>, fingerprint: String) {
+    /// Starts a connector's tasks under `fence`: every write they make is
+    /// refused once another replica holds the lease.
+    fn start(&mut self, rt: &Arc<Runtime>, inst: Arc<Instance>, fence: Arc<crate::store::Fence>) {
+        let store = rt.store.fenced(fence.clone());
         let poll_stop = self.shutdown.child_token();
         let push_stop = self.push_stop.child_token();
         // Every line the connector's tasks log names it.
         let span = tracing::info_span!("connector", connector = %inst.name);
         let poller = inst.poll.clone().map(|schedule| {
             tokio::spawn(
-                poller::run(rt.clone(), inst.clone(), schedule, poll_stop.clone())
-                    .instrument(span.clone()),
+                poller::run(
+                    rt.clone(),
+                    store.clone(),
+                    inst.clone(),
+                    schedule,
+                    poll_stop.clone(),
+                )
+                .instrument(span.clone()),
             )
         });
         let dispatcher = crate::push::pushes(&inst).then(|| {
             tokio::spawn(
-                crate::push::run(rt.clone(), inst.clone(), push_stop.clone()).instrument(span),
+                crate::push::run(rt.clone(), store, inst.clone(), push_stop.clone())
+                    .instrument(span),
             )
         });
         tracing::info!(
@@ -227,7 +252,7 @@ impl Supervisor {
         self.running.insert(
             inst.name.clone(),
             Running {
-                fingerprint,
+                fence,
                 poll_stop,
                 push_stop,
                 poller,
@@ -248,6 +273,46 @@ impl Supervisor {
             let _ = task.await;
         }
         tracing::info!(connector = %name, "connector stopped");
+    }
+
+    /// One lease round: stops the connectors whose lease was lost, starts
+    /// those whose lease was taken, gives one back when holding more than
+    /// this replica's share.
+    async fn lease_round(&mut self, rt: &Arc<Runtime>) {
+        let config = rt.config();
+        let names: Vec<String> = config.connectors.iter().map(|c| c.name.clone()).collect();
+        let round = match self.leases.round(&rt.store, &names).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "lease round failed; trying again at the next");
+                // Not renewed for most of a lease: another replica may take
+                // them any moment, so this one stops calling the channels.
+                for name in self.leases.expiring() {
+                    self.stop(&name).await;
+                }
+                return;
+            }
+        };
+        for name in &round.lost {
+            self.stop(name).await;
+        }
+        for fence in round.acquired {
+            if let Some(inst) = rt.connector(&fence.connector) {
+                self.start(rt, inst, fence);
+            }
+        }
+        if let Some(fence) = round.give_back {
+            self.stop(&fence.connector).await;
+            if let Err(e) = rt.store.lease_release(&fence).await {
+                tracing::warn!(connector = %fence.connector, error = %e, "could not give the lease back; it expires");
+            }
+        }
+        rt.set_owned(
+            self.running
+                .iter()
+                .map(|(n, r)| (n.clone(), r.fence.clone()))
+                .collect(),
+        );
     }
 
     /// Waits for every poller (after `shutdown` was cancelled).
@@ -332,6 +397,7 @@ async fn reload(rt: &Arc<Runtime>, sup: &mut Supervisor) -> Result<Reloaded, Rel
     keep!(store.synchronous, "store.synchronous");
     keep!(store.max_connections, "store.max_connections");
     keep!(store.acquire_timeout, "store.acquire_timeout");
+    keep!(store.lease_ttl, "store.lease_ttl");
     keep!(listen, "server.listen");
     keep!(max_body_bytes, "server.max_body_bytes");
     keep!(read_timeout, "server.read_timeout");
@@ -343,15 +409,19 @@ async fn reload(rt: &Arc<Runtime>, sup: &mut Supervisor) -> Result<Reloaded, Rel
         .iter()
         .map(|c| (c.name.clone(), c.fingerprint()))
         .collect();
+    let before: HashMap<String, String> = old
+        .connectors
+        .iter()
+        .map(|c| (c.name.clone(), c.fingerprint()))
+        .collect();
     for (name, fp) in &fingerprints {
-        match sup.running.get(name) {
+        match before.get(name) {
             None => done.added.push(name.clone()),
-            Some(r) if &r.fingerprint != fp => done.changed.push(name.clone()),
+            Some(was) if was != fp => done.changed.push(name.clone()),
             Some(_) => {}
         }
     }
-    done.removed = sup
-        .running
+    done.removed = before
         .keys()
         .filter(|n| !fingerprints.contains_key(*n))
         .cloned()
@@ -368,6 +438,9 @@ async fn reload(rt: &Arc<Runtime>, sup: &mut Supervisor) -> Result<Reloaded, Rel
     for name in done.removed.iter().chain(&done.changed) {
         sup.stop(name).await;
     }
+    for name in &done.removed {
+        sup.leases.release(&rt.store, name).await;
+    }
     let mut connectors: Connectors = rt
         .connectors()
         .iter()
@@ -379,10 +452,14 @@ async fn reload(rt: &Arc<Runtime>, sup: &mut Supervisor) -> Result<Reloaded, Rel
         .set_policy(crate::inventory::Policy::from_config(&new));
     let skus = new.skus.clone();
     rt.swap(new, connectors);
+    // A changed connector restarts here under the lease it had; a new one
+    // is taken by the lease round that follows (here or on another replica).
     for (name, inst) in fresh {
-        let fp = fingerprints[&name].clone();
-        sup.start(rt, inst, fp);
+        if let Some(fence) = sup.leases.fence(&name) {
+            sup.start(rt, inst, fence);
+        }
     }
+    sup.lease_round(rt).await;
     // The store follows: SKU mappings from the file, and every level
     // published again to a connector that is new or changed.
     if let Err(e) = rt.store.sync_sku_config(&skus).await {
@@ -432,16 +509,24 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     let worker_stop = CancellationToken::new();
     let worker = tokio::spawn(inbox::worker(rt.clone(), wake.clone(), worker_stop.clone()));
 
+    let replica = crate::store::ReplicaInfo {
+        id: crate::lease::replica_id(addr),
+        pid: i64::from(std::process::id()),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        config_fingerprint: config.fingerprint(),
+    };
     let mut sup = Supervisor {
         running: HashMap::new(),
         shutdown: shutdown.clone(),
         push_stop: CancellationToken::new(),
+        leases: crate::lease::Leases::new(replica, config.store.lease_ttl, store.backend()),
     };
-    for c in &config.connectors {
-        if let Some(inst) = rt.connector(&c.name) {
-            sup.start(&rt, inst, c.fingerprint());
-        }
-    }
+    // The first round takes this replica's share of the connectors (on
+    // SQLite: all of them) before it reports ready.
+    sup.lease_round(&rt).await;
+    let mut lease_tick = tokio::time::interval(sup.leases.every());
+    lease_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    lease_tick.reset();
 
     let app = router(
         Arc::new(AppState {
@@ -486,6 +571,7 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = lease_tick.tick() => sup.lease_round(&rt).await,
             _ = heartbeat.tick(), if notifier.enabled() => {
                 let core = !server.is_finished() && !writer.is_finished() && !worker.is_finished();
                 notifier.beat(&rt, core).await;
@@ -532,6 +618,8 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     // 5. Dispatchers finish the push in flight; the rest waits in the outbox.
     sup.push_stop.cancel();
     sup.dispatchers_done().await;
+    // 6. Every lease goes back: other replicas take the connectors at once.
+    sup.leases.release_all(&store).await;
     store.close().await;
     tracing::info!("chansync stopped");
     match served {

@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod events;
 pub mod intake;
 pub mod inventory;
+pub mod lease;
 pub mod logging;
 pub mod metrics;
 pub mod push;

@@ -236,6 +236,8 @@ struct RawStore {
     max_connections: Option<u32>,
     /// How long a statement waits for a free connection (default "10s").
     acquire_timeout: Option<String>,
+    /// How long a connector's lease lasts unrenewed (default "15s").
+    lease_ttl: Option<String>,
 }
 
 /// SQLite's `synchronous` setting.
@@ -504,6 +506,26 @@ pub struct Config {
 }
 
 impl Config {
+    /// A digest of what replicas sharing a store must agree on: the
+    /// connectors (secrets as digests only), locations, routing, SKU
+    /// mappings and outbox policy. Replicas compare theirs and warn when
+    /// they differ.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for c in &self.connectors {
+            h.update(c.fingerprint().as_bytes());
+        }
+        h.update(
+            format!(
+                "{:?}{:?}{:?}{:?}",
+                self.locations, self.routing, self.skus, self.outbox
+            )
+            .as_bytes(),
+        );
+        hex::encode(h.finalize())
+    }
+
     /// Reads, parses and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         Config::parse(path, &read(path)?)
@@ -589,6 +611,16 @@ impl Config {
             if let Some(t) = &raw.store.acquire_timeout {
                 store.acquire_timeout =
                     parse_duration(t).map_err(|m| err("store.acquire_timeout".into(), m))?;
+            }
+            if let Some(t) = &raw.store.lease_ttl {
+                let ttl = parse_duration(t).map_err(|m| err("store.lease_ttl".into(), m))?;
+                if ttl < StoreOptions::MIN_LEASE_TTL {
+                    return Err(err(
+                        "store.lease_ttl".into(),
+                        format!("must be at least {:?}", StoreOptions::MIN_LEASE_TTL),
+                    ));
+                }
+                store.lease_ttl = ttl;
             }
             store
         };

@@ -9,17 +9,18 @@ use tokio_util::sync::CancellationToken;
 use crate::config::PollSchedule;
 use crate::daemon::{Instance, Runtime};
 use crate::events::Event;
-use crate::store::{Incoming, Source};
+use crate::store::{Incoming, Source, Store};
 
 /// Polls until `shutdown`; the first sweep starts at once.
 pub async fn run(
     rt: Arc<Runtime>,
+    store: Store,
     inst: Arc<Instance>,
     schedule: PollSchedule,
     shutdown: CancellationToken,
 ) {
     loop {
-        sweep(&rt, &inst, &shutdown).await;
+        sweep(&rt, &store, &inst, &shutdown).await;
         let delay = schedule.next_delay();
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
@@ -31,22 +32,22 @@ pub async fn run(
 
 /// One tick: the order sweep, then on-hand counts where this connector is
 /// a location's source of truth.
-pub async fn sweep(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) {
+pub async fn sweep(rt: &Runtime, store: &Store, inst: &Instance, shutdown: &CancellationToken) {
     let name = &inst.name;
-    if let Err(e) = rt.store.poll_started(name).await {
+    if let Err(e) = store.poll_started(name).await {
         tracing::error!(connector = %name, error = %e, "could not record poll start");
     }
     // A tick reads whatever the connector offers; the first failure is what
     // `chansync connectors` and the status page show.
     let started = chrono::Utc::now();
-    let (seen, mut error) = sweep_orders(rt, inst, shutdown).await;
+    let (seen, mut error) = sweep_orders(rt, store, inst, shutdown).await;
     if !shutdown.is_cancelled() {
-        if let Err(e) = read_stock(rt, inst).await {
+        if let Err(e) = read_stock(store, inst).await {
             error.get_or_insert(e);
         }
     }
     if !shutdown.is_cancelled() {
-        if let Err(e) = read_shipments(rt, inst, shutdown).await {
+        if let Err(e) = read_shipments(store, inst, shutdown).await {
             error.get_or_insert(e);
         }
     }
@@ -59,8 +60,7 @@ pub async fn sweep(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) 
         .connector
         .rate_limit_state()
         .and_then(|s| serde_json::to_value(s).ok());
-    if let Err(e) = rt
-        .store
+    if let Err(e) = store
         .poll_finished(name, error.as_deref(), rl.as_ref())
         .await
     {
@@ -77,7 +77,7 @@ pub async fn sweep(rt: &Runtime, inst: &Instance, shutdown: &CancellationToken) 
 /// Records the shipments a channel made for orders chansync sent it (an
 /// ERP's deliveries); each page commits with its cursor.
 pub async fn read_shipments(
-    rt: &Runtime,
+    store: &Store,
     inst: &Instance,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
@@ -85,7 +85,7 @@ pub async fn read_shipments(
         return Ok(());
     };
     let name = &inst.name;
-    let mut cursor = match rt.store.sync_cursor(name, "shipments").await {
+    let mut cursor = match store.sync_cursor(name, "shipments").await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(connector = %name, error = %e, "could not read the shipments cursor");
@@ -100,8 +100,7 @@ pub async fn read_shipments(
                 return Err(e.to_string());
             }
         };
-        match rt
-            .store
+        match store
             .apply_shipments(name, &page.shipments, &page.cursor)
             .await
         {
@@ -122,12 +121,11 @@ pub async fn read_shipments(
 }
 
 /// Reads on hand from a source-of-truth connector into its locations.
-pub async fn read_stock(rt: &Runtime, inst: &Instance) -> Result<(), String> {
+pub async fn read_stock(store: &Store, inst: &Instance) -> Result<(), String> {
     let Some(source) = inst.connector.stock_source() else {
         return Ok(());
     };
-    let sourced = rt
-        .store
+    let sourced = store
         .policy()
         .sites
         .iter()
@@ -136,7 +134,7 @@ pub async fn read_stock(rt: &Runtime, inst: &Instance) -> Result<(), String> {
         return Ok(());
     }
     match source.read_on_hand().await {
-        Ok(counts) => match rt.store.apply_on_hand(&inst.name, &counts).await {
+        Ok(counts) => match store.apply_on_hand(&inst.name, &counts).await {
             Ok(n) => {
                 tracing::debug!(connector = %inst.name, counts = counts.len(), applied = n, "on hand read");
                 Ok(())
@@ -157,6 +155,7 @@ pub async fn read_stock(rt: &Runtime, inst: &Instance) -> Result<(), String> {
 /// error, or shutdown.
 async fn sweep_orders(
     rt: &Runtime,
+    store: &Store,
     inst: &Instance,
     shutdown: &CancellationToken,
 ) -> (usize, Option<String>) {
@@ -164,7 +163,7 @@ async fn sweep_orders(
         return (0, None);
     };
     let name = &inst.name;
-    let mut cursor = match rt.store.poll_state(name).await {
+    let mut cursor = match store.poll_state(name).await {
         Ok(s) => s.and_then(|s| s.cursor),
         Err(e) => {
             tracing::error!(connector = %name, error = %e, "could not read the poll cursor");
@@ -199,8 +198,7 @@ async fn sweep_orders(
             })
             .collect();
         let started = std::time::Instant::now();
-        let stored = rt
-            .store
+        let stored = store
             .apply_page(name, inst.kind, &incoming, &page.cursor)
             .await;
         rt.metrics.store_time("apply_page", started.elapsed());

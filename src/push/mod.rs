@@ -33,8 +33,8 @@ pub fn pushes(inst: &Instance) -> bool {
 }
 
 /// Drains the connector's outbox until `shutdown`; a batch in flight finishes.
-pub async fn run(rt: Arc<Runtime>, inst: Arc<Instance>, shutdown: CancellationToken) {
-    let store = &rt.store;
+pub async fn run(rt: Arc<Runtime>, store: Store, inst: Arc<Instance>, shutdown: CancellationToken) {
+    let store = &store;
     match store.outbox_recover(&inst.name).await {
         Ok(0) => {}
         Ok(n) => {

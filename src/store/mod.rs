@@ -113,11 +113,17 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long a statement waits for a free connection before failing.
     pub acquire_timeout: Duration,
+    /// How long a connector's lease lasts without renewal: after a replica
+    /// dies, another takes its connectors over within this (plus a fifth).
+    pub lease_ttl: Duration,
 }
 
 impl StoreOptions {
     pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
     pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15);
+    /// Shorter leases would be renewed more often than a slow database answers.
+    pub const MIN_LEASE_TTL: Duration = Duration::from_secs(2);
 
     /// `url` with the defaults.
     pub fn new(url: impl Into<String>) -> StoreOptions {
@@ -126,6 +132,7 @@ impl StoreOptions {
             synchronous: Synchronous::Full,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
+            lease_ttl: Self::DEFAULT_LEASE_TTL,
         }
     }
 
