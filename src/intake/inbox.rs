@@ -58,6 +58,10 @@ pub fn headers_from_json(v: &serde_json::Value) -> HeaderMap {
 
 /// Applies pending deliveries until `stop`, then drains what is left.
 pub async fn worker(rt: Arc<Runtime>, wake: Arc<Notify>, stop: CancellationToken) {
+    let idle = match rt.store.backend() {
+        crate::store::Backend::Sqlite => Duration::from_secs(2),
+        crate::store::Backend::Postgres => Duration::from_millis(500),
+    };
     loop {
         if let Err(e) = drain(&rt).await {
             tracing::error!(error = %e, "inbox worker could not apply deliveries; retrying");
@@ -67,7 +71,8 @@ pub async fn worker(rt: Arc<Runtime>, wake: Arc<Notify>, stop: CancellationToken
         }
         tokio::select! {
             _ = wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            // Rows stored by other replicas wake no one here.
+            _ = tokio::time::sleep(idle) => {}
             _ = stop.cancelled() => {}
         }
     }
@@ -76,18 +81,61 @@ pub async fn worker(rt: Arc<Runtime>, wake: Arc<Notify>, stop: CancellationToken
     }
 }
 
-/// Applies every pending delivery, a batch at a time.
+/// Applies every pending delivery of the connectors this process runs, a
+/// batch at a time, and marks failed those of connectors configured nowhere.
 pub async fn drain(rt: &Runtime) -> Result<usize, crate::store::StoreError> {
+    let owned = rt.owned();
+    let mine: Vec<String> = owned.keys().cloned().collect();
+    let mut total = drain_rows(rt, &mine, true, &owned).await?;
+    // Rows of a connector not in this config are left to a live replica
+    // holding its lease (a config change rolling out); otherwise no one
+    // will apply them.
+    let mut elsewhere: Vec<String> = rt
+        .config()
+        .connectors
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    elsewhere.extend(
+        rt.store
+            .leases()
+            .await?
+            .into_iter()
+            .filter(|l| l.holder.is_some() && l.expires_in_us > 0)
+            .map(|l| l.connector),
+    );
+    total += drain_rows(rt, &elsewhere, false, &owned).await?;
+    Ok(total)
+}
+
+/// Applies the pending rows of the connectors named (`among`) or of all
+/// others; each connector's rows through the store fenced by its lease.
+async fn drain_rows(
+    rt: &Runtime,
+    connectors: &[String],
+    among: bool,
+    owned: &std::collections::BTreeMap<String, Arc<crate::store::Fence>>,
+) -> Result<usize, crate::store::StoreError> {
+    if among && connectors.is_empty() {
+        return Ok(0);
+    }
+    let store_for = |connector: &str| match owned.get(connector) {
+        Some(f) => rt.store.fenced(f.clone()),
+        None => rt.store.clone(),
+    };
     let mut total = 0;
     loop {
-        let rows = rt.store.inbox_pending(256).await?;
+        let rows = rt.store.inbox_pending(connectors, among, 256).await?;
         if rows.is_empty() {
             return Ok(total);
         }
         let mut processed = Vec::with_capacity(rows.len());
         let mut deferred = false;
         for row in rows {
-            let Some(inst) = rt.connector(&row.connector) else {
+            let inst = rt
+                .connector(&row.connector)
+                .filter(|_| owned.contains_key(&row.connector));
+            let Some(inst) = inst else {
                 processed.push(Processed {
                     inbox_id: row.id,
                     connector: row.connector.clone(),
@@ -134,8 +182,7 @@ pub async fn drain(rt: &Runtime) -> Result<usize, crate::store::StoreError> {
                         },
                     }
                 }
-                Ok(WebhookEvent::StockChanged(counts)) => rt
-                    .store
+                Ok(WebhookEvent::StockChanged(counts)) => store_for(&row.connector)
                     .apply_on_hand(&row.connector, &counts)
                     .await
                     .map(|_| None)
@@ -149,8 +196,12 @@ pub async fn drain(rt: &Runtime) -> Result<usize, crate::store::StoreError> {
                 raw: String::from_utf8(row.body).ok(),
             });
         }
+        // One transaction per connector, under its lease.
         let started = std::time::Instant::now();
-        let applied = rt.store.inbox_complete(&processed).await?;
+        let mut applied = Vec::with_capacity(processed.len());
+        for group in processed.chunk_by(|a, b| a.connector == b.connector) {
+            applied.extend(store_for(&group[0].connector).inbox_complete(group).await?);
+        }
         rt.metrics.store_time("inbox_complete", started.elapsed());
         total += processed.len();
         for (p, a) in processed.iter().zip(applied) {

@@ -82,12 +82,30 @@ impl Store {
         Ok(out)
     }
 
-    /// The oldest pending deliveries.
-    pub async fn inbox_pending(&self, limit: i64) -> Result<Vec<InboxRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, connector, headers, body FROM inbox WHERE state = 'pending' ORDER BY id LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.writer)
-            .await?;
+    /// The oldest pending deliveries of the connectors named (`among`) or
+    /// of every connector but those (`!among`).
+    pub async fn inbox_pending(
+        &self,
+        connectors: &[String],
+        among: bool,
+        limit: i64,
+    ) -> Result<Vec<InboxRow>, StoreError> {
+        let sql = format!(
+            "SELECT id, connector, headers, body FROM inbox
+             WHERE state = 'pending' AND {} connector IN ({}) ORDER BY id LIMIT $1",
+            if among { "" } else { "NOT" },
+            // An empty list still parses: no connector is ''.
+            if connectors.is_empty() {
+                "''".to_owned()
+            } else {
+                super::sql::params(2, connectors.len())
+            }
+        );
+        let mut q = sqlx::query(&sql).bind(limit);
+        for c in connectors {
+            q = q.bind(c);
+        }
+        let rows = q.fetch_all(&self.reader).await?;
         Ok(rows
             .iter()
             .map(|r| InboxRow {
