@@ -213,7 +213,7 @@ async fn inbox_deduplicates_by_event_id_and_keeps_rejected_deliveries(b: Backend
     assert_eq!(out[1], InboxOutcome::Duplicate);
     assert!(matches!(out[2], InboxOutcome::Stored(_)));
     assert!(matches!(out[3], InboxOutcome::Stored(_)));
-    assert_eq!(s.inbox_pending(10).await.unwrap().len(), 1);
+    assert_eq!(s.inbox_pending(&[], false, 10).await.unwrap().len(), 1);
     assert_eq!(s.inbox_problems(10).await.unwrap().len(), 2);
 }
 
