@@ -288,25 +288,41 @@ impl Supervisor {
                 // Not renewed for most of a lease: another replica may take
                 // them any moment, so this one stops calling the channels.
                 for name in self.leases.expiring() {
+                    rt.metrics.lease(&name, "lost");
                     self.stop(&name).await;
                 }
+                self.publish_owned(rt);
                 return;
             }
         };
         for name in &round.lost {
+            rt.metrics.lease(name, "lost");
             self.stop(name).await;
         }
-        for fence in round.acquired {
+        for (fence, quiet) in round.acquired {
             if let Some(inst) = rt.connector(&fence.connector) {
+                // The previous holder may have spent the channel's budget
+                // just before it went silent.
+                if let Some(quiet) = quiet {
+                    inst.connector.taken_over(quiet);
+                }
+                rt.metrics.lease(&fence.connector, "acquired");
                 self.start(rt, inst, fence);
             }
         }
         if let Some(fence) = round.give_back {
+            rt.metrics.lease(&fence.connector, "released");
             self.stop(&fence.connector).await;
             if let Err(e) = rt.store.lease_release(&fence).await {
                 tracing::warn!(connector = %fence.connector, error = %e, "could not give the lease back; it expires");
             }
         }
+        self.publish_owned(rt);
+    }
+
+    /// Tells the rest of the process (the inbox worker, metrics, the status
+    /// page) which connectors run here now.
+    fn publish_owned(&self, rt: &Runtime) {
         rt.set_owned(
             self.running
                 .iter()

@@ -39,7 +39,8 @@ pub struct Leases {
 #[derive(Debug, Default)]
 pub struct Round {
     pub lost: Vec<String>,
-    pub acquired: Vec<Arc<Fence>>,
+    /// With how long the previous holder has surely been silent.
+    pub acquired: Vec<(Arc<Fence>, Option<Duration>)>,
     pub give_back: Option<Arc<Fence>>,
 }
 
@@ -151,14 +152,14 @@ impl Leases {
             if self.held.contains_key(name) {
                 continue;
             }
-            if let Some(f) = store
+            if let Some(t) = store
                 .lease_acquire(name, &self.me.id, self.ttl, self.force)
                 .await?
             {
-                tracing::info!(connector = %name, token = f.token, "lease taken; the connector runs here");
-                let f = Arc::new(f);
+                tracing::info!(connector = %name, token = t.fence.token, "lease taken; the connector runs here");
+                let f = Arc::new(t.fence);
                 self.held.insert(name.clone(), f.clone());
-                out.acquired.push(f);
+                out.acquired.push((f, t.quiet));
             }
         }
         if self.held.len() > share {

@@ -36,6 +36,7 @@ pub struct Metrics {
     pushes: Family<Labels, Counter>,
     stock_levels_pushed: Family<Labels, Counter>,
     store_seconds: Family<Labels, Histogram>,
+    lease_changes: Family<Labels, Counter>,
     /// When each connector's last complete sweep started: every change the
     /// channel made before it is stored.
     caught_up: Mutex<HashMap<String, DateTime<Utc>>>,
@@ -64,6 +65,7 @@ impl Metrics {
             store_seconds: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.0005, 2.0, 14))
             }),
+            lease_changes: Family::default(),
             caught_up: Mutex::default(),
             registry: Registry::default(),
         };
@@ -96,6 +98,11 @@ impl Metrics {
             "Store write transaction time, by operation",
             Unit::Seconds,
             m.store_seconds.clone(),
+        );
+        registry.register(
+            "lease_changes",
+            "Connector leases this replica took, lost to another replica, or gave back, by connector and change (acquired, lost, released)",
+            m.lease_changes.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -137,6 +144,12 @@ impl Metrics {
             .inc_by(levels);
     }
 
+    pub fn lease(&self, connector: &str, change: &str) {
+        self.lease_changes
+            .get_or_create(&labels(&[("connector", connector), ("change", change)]))
+            .inc();
+    }
+
     pub fn store_time(&self, op: &str, d: Duration) {
         self.store_seconds
             .get_or_create(&labels(&[("op", op)]))
@@ -163,6 +176,19 @@ impl Metrics {
         let gauge = || Family::<Labels, Gauge>::default();
         let fgauge = || Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let counter = || Family::<Labels, Counter>::default();
+
+        let owned = rt.owned();
+        let lease_held = gauge();
+        for name in &names {
+            lease_held
+                .get_or_create(&labels(&[("connector", name)]))
+                .set(i64::from(owned.contains_key(*name)));
+        }
+        scrape.register(
+            "lease_held",
+            "1 where this replica holds the connector's lease and runs its poller and dispatcher, else 0",
+            lease_held,
+        );
 
         let inbox_rows = gauge();
         let outbox_rows = gauge();

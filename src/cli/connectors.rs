@@ -1,6 +1,6 @@
-//! `chansync connectors`: each configured connector with its capabilities,
-//! poll state, cursor, webhook freshness and backlog, and rate-limit state
-//! from the store.
+//! `chansync connectors`: each configured connector with the replica that
+//! runs it (its lease), its capabilities, poll state, cursor, webhook
+//! freshness and backlog, and rate-limit state from the store.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -30,6 +30,7 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
             let mut t = Table::new([
                 "NAME",
                 "KIND",
+                "OWNER",
                 "CAPABILITIES",
                 "POLL",
                 "LAST POLL",
@@ -62,9 +63,22 @@ pub async fn run(format: Format, config_path: &Path) -> CmdResult {
                         rl["per_second"], rl["burst"], rl["requests"], rl["waits"], rl["throttled"]
                     )
                 };
+                let o = &c["owner"];
+                let owner = match o["state"].as_str() {
+                    None => "-".to_owned(),
+                    Some("released") => format!("none (released, token {})", o["token"]),
+                    Some(state) => format!(
+                        "{}{} pid {} token {}",
+                        if state == "expired" { "expired: " } else { "" },
+                        o["replica"].as_str().unwrap_or("?"),
+                        o["pid"].as_i64().map_or("?".to_owned(), |p| p.to_string()),
+                        o["token"]
+                    ),
+                };
                 t.row([
                     s("name"),
                     s("kind"),
+                    owner,
                     c["capabilities"]
                         .as_array()
                         .map(|a| {
@@ -103,6 +117,7 @@ pub async fn connectors_json(
     store: Option<&Store>,
 ) -> Result<Vec<serde_json::Value>, StoreError> {
     let mut inbox: HashMap<(String, String), i64> = HashMap::new();
+    let mut leases: HashMap<String, crate::store::LeaseView> = HashMap::new();
     let mut outbox: HashMap<(String, String), i64> = HashMap::new();
     if let Some(s) = store {
         for (c, state, n) in s.inbox_counts().await? {
@@ -110,6 +125,9 @@ pub async fn connectors_json(
         }
         for (c, state, n) in s.outbox_counts().await? {
             outbox.insert((c, state), n);
+        }
+        for l in s.leases().await? {
+            leases.insert(l.connector.clone(), l);
         }
     }
     let mut out = Vec::new();
@@ -156,7 +174,25 @@ pub async fn connectors_json(
             "pushes_done": pushes("done"),
             "dead_letters": pushes("dead"),
             "rate_limit": state.as_ref().and_then(|s| s.rate_limit.clone()),
+            "owner": leases.get(&c.name).map(owner_json),
         }));
     }
     Ok(out)
+}
+
+/// Which replica runs a connector: its lease.
+fn owner_json(l: &crate::store::LeaseView) -> serde_json::Value {
+    let state = match (&l.holder, l.expires_in_us > 0) {
+        (None, _) => "released",
+        (Some(_), true) => "held",
+        (Some(_), false) => "expired",
+    };
+    json!({
+        "state": state,
+        "replica": l.holder,
+        "pid": l.pid,
+        "token": l.token,
+        "acquired_at": l.acquired_at,
+        "expires_in_ms": l.expires_in_us / 1000,
+    })
 }

@@ -25,6 +25,17 @@ pub struct Fence {
     pub token: i64,
 }
 
+/// A lease just taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    pub fence: Fence,
+    /// How long the previous holder has surely not called the channel
+    /// (since it released the lease, or since the lease expired; zero when
+    /// taken by force or from this replica's own previous run); `None` when
+    /// no replica ever held it. A connector starts its quota from this.
+    pub quiet: Option<Duration>,
+}
+
 /// A lease as `chansync connectors` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LeaseView {
@@ -115,7 +126,7 @@ impl Store {
         holder: &str,
         ttl: Duration,
         force: bool,
-    ) -> Result<Option<Fence>, StoreError> {
+    ) -> Result<Option<Taken>, StoreError> {
         let now_us = self.backend.now_us();
         let sql = format!(
             "INSERT INTO leases (connector, holder, token, expires_at_us, acquired_at, renewed_at)
@@ -127,6 +138,13 @@ impl Store {
              RETURNING token"
         );
         let mut tx = self.begin(true).await?;
+        // A released lease's expiry is when it was released.
+        let left: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT expires_at_us - {now_us} FROM leases WHERE connector = $1"
+        ))
+        .bind(connector)
+        .fetch_optional(&mut *tx)
+        .await?;
         let token: Option<i64> = sqlx::query_scalar(&sql)
             .bind(connector)
             .bind(holder)
@@ -136,10 +154,13 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(token.map(|token| Fence {
-            connector: connector.to_owned(),
-            holder: holder.to_owned(),
-            token,
+        Ok(token.map(|token| Taken {
+            fence: Fence {
+                connector: connector.to_owned(),
+                holder: holder.to_owned(),
+                token,
+            },
+            quiet: left.map(|l| Duration::from_micros(l.min(0).unsigned_abs())),
         }))
     }
 
@@ -183,17 +204,19 @@ impl Store {
     /// was no longer this fence's.
     pub async fn lease_release(&self, fence: &Fence) -> Result<bool, StoreError> {
         let mut tx = self.begin(true).await?;
-        let done = sqlx::query(
-            "UPDATE leases SET holder = NULL, expires_at_us = 0, renewed_at = $1
+        let sql = format!(
+            "UPDATE leases SET holder = NULL, expires_at_us = {}, renewed_at = $1
              WHERE connector = $2 AND holder = $3 AND token = $4",
-        )
-        .bind(now())
-        .bind(&fence.connector)
-        .bind(&fence.holder)
-        .bind(fence.token)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
+            self.backend.now_us()
+        );
+        let done = sqlx::query(&sql)
+            .bind(now())
+            .bind(&fence.connector)
+            .bind(&fence.holder)
+            .bind(fence.token)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
             == 1;
         tx.commit().await?;
         Ok(done)

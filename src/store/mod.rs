@@ -23,7 +23,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use inbox::{InboxInsert, InboxOutcome, InboxRow, Processed};
 pub use inventory::{Actor, Level};
-pub use lease::{Fence, LeaseView, ReplicaInfo};
+pub use lease::{Fence, LeaseView, ReplicaInfo, Taken};
 pub use orders::{Applied, Incoming, OrderFilter, OrderHistoryEvent, Source};
 pub use outbox::{OutboxFilter, OutboxRow};
 pub use stock::{order_reference, CommandError, StockChannel, StockLocation, StockView};

@@ -402,11 +402,16 @@ both!(a_lease_is_held_by_one_replica_and_fences_the_one_it_was_taken_from);
 async fn a_lease_is_held_by_one_replica_and_fences_the_one_it_was_taken_from(b: Backend) {
     let (s, _d) = store(b).await;
     let ttl = Duration::from_millis(400);
-    let a = s
+    let first = s
         .lease_acquire("shop", "a:1", ttl, false)
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(
+        first.quiet, None,
+        "never held: the channel's quota is whole"
+    );
+    let a = first.fence;
     assert_eq!(a.token, 1);
     assert_eq!(
         s.lease_acquire("shop", "b:1", ttl, false).await.unwrap(),
@@ -436,11 +441,18 @@ async fn a_lease_is_held_by_one_replica_and_fences_the_one_it_was_taken_from(b: 
 
     // It stops renewing; after expiry the other replica takes over.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let bf = s
+    let taken = s
         .lease_acquire("shop", "b:1", ttl, false)
         .await
         .unwrap()
         .unwrap();
+    // a was last renewed 750 ms ago for 400 ms: silent for at least 350.
+    let quiet = taken.quiet.unwrap();
+    assert!(
+        quiet >= Duration::from_millis(300) && quiet < Duration::from_millis(750),
+        "{quiet:?}"
+    );
+    let bf = taken.fence;
     assert_eq!(bf.token, 2);
     assert!(s
         .lease_renew("a:1", std::slice::from_ref(&a), ttl)
@@ -478,24 +490,36 @@ async fn a_lease_is_held_by_one_replica_and_fences_the_one_it_was_taken_from(b: 
     let view = s.leases().await.unwrap();
     assert_eq!(view.len(), 1);
     assert_eq!(view[0].holder, None);
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let c = s
         .lease_acquire("shop", "c:1", ttl, false)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(c.token, 3);
-    let c2 = s
+    let quiet = c.quiet.unwrap();
+    assert!(
+        quiet >= Duration::from_millis(190) && quiet < Duration::from_secs(2),
+        "silent since the release: {quiet:?}"
+    );
+    assert_eq!(c.fence.token, 3);
+    let again = s
         .lease_acquire("shop", "c:1", ttl, false)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(c2.token, 4);
+    assert_eq!(
+        again.quiet,
+        Some(Duration::ZERO),
+        "its previous run may have called the channel a moment ago"
+    );
+    assert_eq!(again.fence.token, 4);
     // Forced (one daemon on a file owns everything) whatever the holder.
     let d = s
         .lease_acquire("shop", "d:1", ttl, true)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .fence;
     assert_eq!(d.token, 5);
     let view = s.leases().await.unwrap();
     assert_eq!(view[0].holder.as_deref(), Some("d:1"));

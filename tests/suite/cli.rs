@@ -402,12 +402,33 @@ fn run_against_simulate_takes_every_order_and_stops_cleanly_on_sigterm() {
     assert_eq!(ready.status(), 200);
     let connectors = json_of(&["connectors", "--config", &config, "--format", "json"]);
     assert_eq!(connectors[0]["webhooks_rejected"], 0);
+    // The daemon runs the connector: it holds its lease.
+    let owner = &connectors[0]["owner"];
+    assert_eq!(owner["state"], "held", "{owner}");
+    assert_eq!(owner["pid"], daemon.0.id(), "{owner}");
+    assert!(
+        owner["replica"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{port}")),
+        "{owner}"
+    );
+    let table = chansync()
+        .args(["connectors", "--config", &config])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.lines().next().unwrap().contains("OWNER"), "{table}");
+    assert!(table.contains(&format!("pid {}", daemon.0.id())), "{table}");
 
     sigterm(&daemon.0);
     let status = wait_exit(&mut daemon.0, Duration::from_secs(20));
     let mut log = String::new();
     std::io::Read::read_to_string(daemon.0.stderr.as_mut().unwrap(), &mut log).unwrap();
     assert_eq!(status.code(), Some(0), "SIGTERM drains and exits 0:\n{log}");
+    // A clean stop gives the lease back.
+    let connectors = json_of(&["connectors", "--config", &config, "--format", "json"]);
+    assert_eq!(connectors[0]["owner"]["state"], "released");
     assert!(
         !log.contains(info["access_token"].as_str().unwrap()),
         "the token reached a log line"

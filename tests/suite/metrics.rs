@@ -339,6 +339,8 @@ async fn a_demo_run_exposes_every_metric() {
         ("chansync_poll_lag_seconds", "gauge"),
         ("chansync_poll_last_success_timestamp_seconds", "gauge"),
         ("chansync_store_transaction_duration_seconds", "histogram"),
+        ("chansync_lease_held", "gauge"),
+        ("chansync_lease_changes", "counter"),
     ];
     for (family, kind) in kinds {
         assert_eq!(m.kind(family), kind, "{family}");
@@ -353,8 +355,26 @@ async fn a_demo_run_exposes_every_metric() {
         "chansync_channel_throttled_total",
         "chansync_rate_limiter_waits_total",
         "chansync_rate_limit_requests_per_second",
+        "chansync_lease_held",
+        "chansync_lease_changes_total",
     ] {
         assert_eq!(m.connectors_of(per_connector), all, "{per_connector}");
+    }
+    // One daemon on a SQLite file runs every connector: it took each lease once.
+    for c in &all {
+        assert_eq!(
+            m.sum("chansync_lease_held", &[("connector", c)]),
+            1.0,
+            "{c}"
+        );
+        assert_eq!(
+            m.sum(
+                "chansync_lease_changes_total",
+                &[("connector", c), ("change", "acquired")]
+            ),
+            1.0,
+            "{c}"
+        );
     }
     let polled: BTreeSet<String> = polled.iter().map(|c| c.to_string()).collect();
     assert_eq!(m.connectors_of("chansync_poll_lag_seconds"), polled);

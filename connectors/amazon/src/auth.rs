@@ -46,6 +46,12 @@ pub(crate) struct Lwa {
 }
 
 impl Lwa {
+    /// The token endpoint's quota starts as a previous holder silent for
+    /// `quiet` may have left it.
+    pub(crate) fn assume_spent(&self, quiet: std::time::Duration) {
+        self.http.assume_spent(quiet);
+    }
+
     pub(crate) fn new(
         name: &str,
         endpoint: String,

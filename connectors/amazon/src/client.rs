@@ -269,6 +269,16 @@ impl SpApi {
 
     /// Every operation's limiter state, summed, at the quota of `getOrders`
     /// (the orders poll, the tightest plan).
+    /// Every operation's quota, the documents' and the token endpoint's
+    /// start as a previous holder silent for `quiet` may have left them.
+    pub(crate) fn assume_spent(&self, quiet: std::time::Duration) {
+        for client in self.ops.values() {
+            client.http.assume_spent(quiet);
+        }
+        self.documents.assume_spent(quiet);
+        self.lwa.assume_spent(quiet);
+    }
+
     pub(crate) fn state(&self) -> RateLimitState {
         let mut total = self.op(Operation::GetOrders).http.state();
         for (op, client) in &self.ops {

@@ -106,6 +106,9 @@ impl Connector for Amazon {
     fn rate_limit_state(&self) -> Option<RateLimitState> {
         Some(self.api.state())
     }
+    fn taken_over(&self, quiet: std::time::Duration) {
+        self.api.assume_spent(quiet);
+    }
 }
 
 #[async_trait]

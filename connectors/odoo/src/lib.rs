@@ -115,6 +115,9 @@ impl Connector for Odoo {
     fn rate_limit_state(&self) -> Option<RateLimitState> {
         Some(self.client.http.state())
     }
+    fn taken_over(&self, quiet: std::time::Duration) {
+        self.client.http.assume_spent(quiet);
+    }
 }
 
 #[async_trait]

@@ -111,6 +111,15 @@ pub trait Connector: Send + Sync + 'static {
     fn rate_limit_state(&self) -> Option<crate::http::RateLimitState> {
         None
     }
+    /// The instance starts where another process may just have spent the
+    /// channel's budget: a replica that died or handed the connector over,
+    /// or this daemon before a crash. That process has surely been silent
+    /// for `quiet`. A connector with rate-limited clients calls
+    /// [`HttpClient::assume_spent`](crate::http::HttpClient::assume_spent)
+    /// on each, so that a takeover never costs a 429.
+    fn taken_over(&self, quiet: std::time::Duration) {
+        let _ = quiet;
+    }
     /// The capabilities this instance has, derived from the accessors.
     fn capabilities(&self) -> Vec<Capability> {
         let mut caps = Vec::new();

@@ -203,6 +203,32 @@ impl HttpClient {
         true
     }
 
+    /// Starts the quota over as if another process had just spent the
+    /// channel's whole burst and then been silent for `quiet`: what a
+    /// connector taken over from another replica (or from this daemon
+    /// before a crash) can count on. Only what the channel refilled since
+    /// (`per_second × quiet`, at most the burst) may go at once; the rest
+    /// comes at the steady rate.
+    pub fn assume_spent(&self, quiet: Duration) {
+        let mut cur = self.inner.limiter.lock().expect("limiter lock");
+        let limit = cur.0;
+        let refilled = (limit.per_second.max(0.0) * quiet.as_secs_f64()).floor();
+        let burst = limit.burst.max(1);
+        let spent = burst.saturating_sub(refilled.min(f64::from(burst)) as u32);
+        let limiter = Arc::new(RateLimiter::direct(limit.quota()));
+        if let Some(n) = NonZeroU32::new(spent) {
+            // A fresh limiter holds its whole burst: taking `n <= burst` succeeds.
+            let _ = limiter.check_n(n);
+        }
+        *cur = (limit, limiter);
+        tracing::debug!(
+            connector = %self.inner.name,
+            spent,
+            quiet_ms = quiet.as_millis() as u64,
+            "quota starts as the previous holder may have left it"
+        );
+    }
+
     /// Counts a throttle the channel reported in its own way (not a 429).
     pub fn note_throttled(&self) {
         self.inner.throttled.fetch_add(1, Ordering::Relaxed);
@@ -460,6 +486,43 @@ mod tests {
             .unwrap();
         assert_eq!(out, 3);
         assert_eq!(client.state().requests, 3);
+    }
+
+    /// How many of `n` requests the limiter lets through at once (one that
+    /// has to wait is given up after 5 ms).
+    async fn at_once(client: &HttpClient, n: usize) -> u64 {
+        for _ in 0..n {
+            let _ = tokio::time::timeout(
+                Duration::from_millis(5),
+                client.run("op", || async { Ok::<_, ConnectorError>(()) }),
+            )
+            .await;
+        }
+        client.state().requests
+    }
+
+    #[tokio::test]
+    async fn a_quota_taken_over_keeps_only_what_the_channel_refilled() {
+        let quota = RateLimit {
+            per_second: 2.0,
+            burst: 10,
+        };
+        let client = || HttpClient::new("t", quota, Duration::from_secs(5), RetryPolicy::default());
+        // A fresh quota (no one held it before): the whole burst at once.
+        assert_eq!(at_once(&client(), 12).await, 10);
+        // Silent for 2 s at 2/s: four refilled since the last holder may
+        // have spent everything.
+        let c = client();
+        c.assume_spent(Duration::from_secs(2));
+        assert_eq!(at_once(&c, 12).await, 4);
+        // Just stopped: nothing at once.
+        let c = client();
+        c.assume_spent(Duration::ZERO);
+        assert_eq!(at_once(&c, 3).await, 0);
+        // Silent for longer than a refill: the whole burst again.
+        let c = client();
+        c.assume_spent(Duration::from_secs(60));
+        assert_eq!(at_once(&c, 12).await, 10);
     }
 
     #[tokio::test]

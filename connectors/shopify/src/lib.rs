@@ -237,6 +237,9 @@ impl Connector for Shopify {
     fn rate_limit_state(&self) -> Option<RateLimitState> {
         Some(self.client.http.state())
     }
+    fn taken_over(&self, quiet: std::time::Duration) {
+        self.client.http.assume_spent(quiet);
+    }
 }
 
 #[async_trait]

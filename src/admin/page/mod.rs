@@ -131,6 +131,7 @@ async fn status(state: &AppState, replayed: Option<i64>) -> Result<Status, Store
     let store = &state.rt.store;
     let config = state.rt.config();
     let running = state.rt.connectors();
+    let owned = state.rt.owned();
     let now = Utc::now();
     let mut channels = Vec::new();
     for c in crate::cli::connectors_json(&config, Some(store)).await? {
@@ -157,10 +158,11 @@ async fn status(state: &AppState, replayed: Option<i64>) -> Result<Status, Store
             dead_letters: c["dead_letters"].as_i64().unwrap_or(0),
         };
         let (health, note) = health::health(&signals, now);
-        // The live limiter where the connector runs; else what the last
-        // poll recorded.
+        // The live limiter where the connector runs (this replica holds
+        // its lease); else what its last poll recorded.
         let rate_limit = match running
             .get(&name)
+            .filter(|_| owned.contains_key(&name))
             .and_then(|i| i.connector.rate_limit_state())
         {
             Some(s) => Some(RateLimit {
