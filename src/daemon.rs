@@ -621,6 +621,8 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     rt.draining.store(true, Ordering::SeqCst);
     notifier.stopping();
     tracing::info!("shutting down: finishing in-flight requests, pages and deliveries");
+    // The leases stay this replica's until step 6 gives them back.
+    let (renewing, renewer) = sup.leases.keep_alive(store.clone());
 
     // 1. The listener finishes in-flight requests; its queue handle drops.
     let served = server.await;
@@ -635,6 +637,8 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), RunError> {
     sup.push_stop.cancel();
     sup.dispatchers_done().await;
     // 6. Every lease goes back: other replicas take the connectors at once.
+    renewing.cancel();
+    let _ = renewer.await;
     sup.leases.release_all(&store).await;
     store.close().await;
     tracing::info!("chansync stopped");

@@ -103,6 +103,34 @@ impl Leases {
         }
     }
 
+    /// Renews the leases held now every round until the token is
+    /// cancelled, without taking or giving any: what shutdown runs while
+    /// the connectors finish, so that none expires before it is handed over.
+    pub fn keep_alive(
+        &self,
+        store: Store,
+    ) -> (
+        tokio_util::sync::CancellationToken,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let fences: Vec<Fence> = self.held.values().map(|f| (**f).clone()).collect();
+        let (holder, ttl, every) = (self.me.id.clone(), self.ttl, self.every());
+        let done = stop.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = done.cancelled() => break,
+                }
+                if let Err(e) = store.lease_renew(&holder, &fences, ttl).await {
+                    tracing::warn!(error = %e, "could not renew the leases while stopping");
+                }
+            }
+        });
+        (stop, task)
+    }
+
     /// Gives every lease back (shutdown, after the tasks have stopped).
     pub async fn release_all(&mut self, store: &Store) {
         let names: Vec<String> = self.held.keys().cloned().collect();

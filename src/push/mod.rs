@@ -45,14 +45,24 @@ pub async fn run(rt: Arc<Runtime>, store: Store, inst: Arc<Instance>, shutdown: 
     let wake = store.outbox_wake();
     loop {
         let notified = wake.notified();
-        let drained = drain_once(store, &inst, rt.events.as_ref(), Some(&rt.metrics));
+        let drained = drain_once(
+            store,
+            &inst,
+            rt.events.as_ref(),
+            Some(&rt.metrics),
+            Some(&shutdown),
+        );
         tokio::pin!(drained);
         let result = tokio::select! {
             r = &mut drained => r,
             // On shutdown a push in flight gets a grace period; if the
             // channel is still retrying after it, the rows stay `sending`
             // and are sent again on the next start (pushes are at least once).
-            _ = shutdown.cancelled() => match tokio::time::timeout(SHUTDOWN_GRACE, &mut drained).await {
+            _ = shutdown.cancelled() => match {
+                // A push still waiting for the rate limiter gives up unsent.
+                inst.connector.cancel_waits();
+                tokio::time::timeout(SHUTDOWN_GRACE, &mut drained).await
+            } {
                 Ok(r) => r,
                 Err(_) => {
                     tracing::warn!(connector = %inst.name, "push still in flight at shutdown; it is sent again on the next start");
@@ -82,22 +92,30 @@ pub async fn run(rt: Arc<Runtime>, store: Store, inst: Arc<Instance>, shutdown: 
     tracing::debug!(connector = %inst.name, "dispatcher stopped");
 }
 
-/// Sends what is due once; returns how many rows were handled.
+/// Sends what is due once; returns how many rows were handled. Once `stop`
+/// is cancelled it finishes the push in flight and returns; rows it had
+/// claimed but not sent are pending again, for the next start or for the
+/// replica that takes the connector over.
 pub async fn drain_once(
     store: &Store,
     inst: &Instance,
     events: Option<&EventSender>,
     metrics: Option<&crate::metrics::Metrics>,
+    stop: Option<&CancellationToken>,
 ) -> Result<usize, crate::store::StoreError> {
     let d = Dispatch {
         store,
         inst,
         events,
         metrics,
+        stop,
     };
     let policy = store.policy().outbox;
     let mut handled = 0;
     for kind in store.outbox_due_kinds(&inst.name).await? {
+        if d.stopping() {
+            break;
+        }
         handled += match kind.as_str() {
             "stock" => d.send_stock(&policy).await?,
             "fulfillment" | "cancel" | "sink_order" | "sink_cancel" => {
@@ -129,6 +147,7 @@ struct Dispatch<'a> {
     inst: &'a Instance,
     events: Option<&'a EventSender>,
     metrics: Option<&'a crate::metrics::Metrics>,
+    stop: Option<&'a CancellationToken>,
 }
 
 /// What an outbox row is about, for its log lines: an order (by chansync's
@@ -252,6 +271,10 @@ impl Dispatch<'_> {
                     items,
                 });
             }
+            Err(_) if self.stopping() => {
+                store.outbox_recover(&inst.name).await?;
+                return Ok(0);
+            }
             Err(e) => {
                 for r in &rows {
                     self.fail(r, cfg, &e).await?;
@@ -266,7 +289,13 @@ impl Dispatch<'_> {
         let rows = self
             .timed("outbox_claim", store.outbox_claim(&inst.name, kind, 20))
             .await?;
-        for r in &rows {
+        for (i, r) in rows.iter().enumerate() {
+            if self.stopping() {
+                // Only this task sends for the connector: every row still
+                // `sending` is one of these, claimed and not sent.
+                store.outbox_recover(&inst.name).await?;
+                return Ok(i);
+            }
             let result = match kind {
                 "fulfillment" => {
                     match (
@@ -328,6 +357,11 @@ impl Dispatch<'_> {
                         items: vec![format!("order {}", r.key)],
                     });
                 }
+                // Not sent because the connector is stopping: not an attempt.
+                Err(_) if self.stopping() => {
+                    store.outbox_recover(&inst.name).await?;
+                    return Ok(i);
+                }
                 Err(e) => self.fail(r, cfg, &e).await?,
             }
         }
@@ -375,6 +409,10 @@ impl Dispatch<'_> {
             reference: crate::store::order_reference(order_id),
             idempotency_key: r.idempotency_key.clone(),
         }))
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.is_some_and(|s| s.is_cancelled())
     }
 
     /// Rows for a capability the connector lacks are dead at once.

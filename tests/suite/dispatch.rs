@@ -173,7 +173,7 @@ async fn setup(b: Backend, skus: &[&str]) -> (Store, Instance, Scripted, tempfil
 /// Drains until nothing is due, waiting out backoff delays.
 async fn drain(store: &Store, inst: &Instance) {
     for _ in 0..200 {
-        chansync::push::drain_once(store, inst, None, None)
+        chansync::push::drain_once(store, inst, None, None, None)
             .await
             .unwrap();
         let pending = store

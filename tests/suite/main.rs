@@ -21,6 +21,7 @@ mod packaging;
 mod pos;
 mod pushback;
 mod reload;
+mod replicas;
 mod secrets;
 mod status_page;
 mod systemd;

@@ -48,6 +48,10 @@ pub(crate) struct Lwa {
 impl Lwa {
     /// The token endpoint's quota starts as a previous holder silent for
     /// `quiet` may have left it.
+    pub(crate) fn cancel_waits(&self) {
+        self.http.cancel_waits();
+    }
+
     pub(crate) fn assume_spent(&self, quiet: std::time::Duration) {
         self.http.assume_spent(quiet);
     }

@@ -279,6 +279,15 @@ impl SpApi {
         self.lwa.assume_spent(quiet);
     }
 
+    /// Requests waiting for any of the connector's quotas give up unsent.
+    pub(crate) fn cancel_waits(&self) {
+        for client in self.ops.values() {
+            client.http.cancel_waits();
+        }
+        self.documents.cancel_waits();
+        self.lwa.cancel_waits();
+    }
+
     pub(crate) fn state(&self) -> RateLimitState {
         let mut total = self.op(Operation::GetOrders).http.state();
         for (op, client) in &self.ops {

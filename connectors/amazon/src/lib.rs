@@ -109,6 +109,9 @@ impl Connector for Amazon {
     fn taken_over(&self, quiet: std::time::Duration) {
         self.api.assume_spent(quiet);
     }
+    fn cancel_waits(&self) {
+        self.api.cancel_waits();
+    }
 }
 
 #[async_trait]

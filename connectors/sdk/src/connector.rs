@@ -120,6 +120,13 @@ pub trait Connector: Send + Sync + 'static {
     fn taken_over(&self, quiet: std::time::Duration) {
         let _ = quiet;
     }
+    /// The instance's tasks are stopping (shutdown, a reload, its lease
+    /// taken over): requests waiting for a rate limiter give up unsent, so
+    /// that the connector hands over at once. A connector with
+    /// rate-limited clients calls
+    /// [`HttpClient::cancel_waits`](crate::http::HttpClient::cancel_waits)
+    /// on each.
+    fn cancel_waits(&self) {}
     /// The capabilities this instance has, derived from the accessors.
     fn capabilities(&self) -> Vec<Capability> {
         let mut caps = Vec::new();

@@ -19,6 +19,10 @@ use tracing::Instrument;
 
 use crate::error::ConnectorError;
 
+/// What a request that gave up waiting because its connector is stopping
+/// says.
+pub const STOPPING: &str = "not sent: the connector is stopping";
+
 /// A request quota: a steady rate and a burst.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,6 +115,11 @@ struct Inner {
     limiter: Mutex<(RateLimit, Arc<DefaultDirectRateLimiter>)>,
     /// Set when the channel asks for a pause; every request waits it out.
     paused_until: Mutex<Option<Instant>>,
+    /// Wakes requests waiting for their turn when the connector stops.
+    closing: tokio::sync::Notify,
+    /// Counts [`HttpClient::cancel_waits`] calls: a request started before
+    /// one is not retried.
+    closings: AtomicU64,
     retry: RetryPolicy,
     requests: AtomicU64,
     waits: AtomicU64,
@@ -145,6 +154,8 @@ impl HttpClient {
                 configured: limit,
                 limiter: Mutex::new((limit, Arc::new(RateLimiter::direct(limit.quota())))),
                 paused_until: Mutex::new(None),
+                closing: tokio::sync::Notify::new(),
+                closings: AtomicU64::new(0),
                 retry,
                 requests: AtomicU64::new(0),
                 waits: AtomicU64::new(0),
@@ -253,13 +264,29 @@ impl HttpClient {
         }
     }
 
-    async fn wait_turn(&self) {
+    /// The connector is stopping: every request waiting for the limiter or
+    /// a pause gives up now with a [`ConnectorError::Transient`] and is
+    /// not sent, nor retried; one already on the wire finishes. Requests
+    /// made afterwards wait as usual.
+    pub fn cancel_waits(&self) {
+        self.inner.closings.fetch_add(1, Ordering::SeqCst);
+        self.inner.closing.notify_waiters();
+    }
+
+    async fn wait_turn(&self) -> Result<(), ConnectorError> {
+        let closing = self.inner.closing.notified();
+        tokio::pin!(closing);
+        closing.as_mut().enable();
+        let stopping = || ConnectorError::Transient(STOPPING.into());
         loop {
             let until = *self.inner.paused_until.lock().expect("pause lock");
             match until {
                 Some(u) if u > Instant::now() => {
                     self.inner.waits.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep_until(u).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(u) => {}
+                        _ = &mut closing => return Err(stopping()),
+                    }
                 }
                 _ => break,
             }
@@ -267,9 +294,13 @@ impl HttpClient {
         let limiter = self.inner.limiter.lock().expect("limiter lock").1.clone();
         if limiter.check().is_err() {
             self.inner.waits.fetch_add(1, Ordering::Relaxed);
-            limiter.until_ready().await;
+            tokio::select! {
+                _ = limiter.until_ready() => {}
+                _ = &mut closing => return Err(stopping()),
+            }
         }
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Runs `attempt` under the rate limiter, retrying retryable errors with
@@ -287,10 +318,11 @@ impl HttpClient {
             .with_max_delay(policy.max_delay)
             .with_max_times(policy.max_retries)
             .with_jitter();
+        let closings = self.inner.closings.load(Ordering::SeqCst);
         let once = || {
             let fut = attempt();
             async move {
-                self.wait_turn().await;
+                self.wait_turn().await?;
                 let result = fut.await;
                 if let Err(ConnectorError::RateLimited { retry_after }) = &result {
                     self.note_throttled();
@@ -301,7 +333,7 @@ impl HttpClient {
         };
         once.retry(backoff)
             .sleep(tokio::time::sleep)
-            .when(ConnectorError::is_retryable)
+            .when(|e| e.is_retryable() && self.inner.closings.load(Ordering::SeqCst) == closings)
             .adjust(|e, computed| match e.retry_after() {
                 // The pause set above already holds every request back; a
                 // short computed delay on top keeps retries spread out.

@@ -71,32 +71,69 @@ pub(crate) struct Budget {
     status: Option<(f64, f64, f64, std::time::Instant)>,
     /// Each operation's requested cost the last time it ran.
     costs: std::collections::HashMap<String, f64>,
+    /// Costs booked by queries sent and not answered yet: an answer's
+    /// `currentlyAvailable` was measured before some of them reached the
+    /// shop (the poller and the dispatcher run side by side).
+    in_flight: f64,
 }
 
 impl Budget {
     /// How long to wait before `op` fits the bucket; the wait is booked, so
     /// concurrent queries (the poller, the dispatcher) queue behind it.
-    fn book(&mut self, op: &str) -> Option<Duration> {
-        let cost = *self.costs.get(op)?;
-        let (available, maximum, restore, at) = self.status?;
+    /// Returns the wait and the cost booked (to pass to `observe` or
+    /// `cancel` once the query is answered or not sent).
+    fn book(&mut self, op: &str) -> (Option<Duration>, f64) {
+        let Some(cost) = self.costs.get(op).copied() else {
+            return (None, 0.0);
+        };
+        let Some((available, maximum, restore, at)) = self.status else {
+            return (None, 0.0);
+        };
         if restore <= 0.0 {
-            return None;
+            return (None, 0.0);
         }
         let now = std::time::Instant::now();
         let available = (available + restore * now.duration_since(at).as_secs_f64()).min(maximum);
         self.status = Some((available - cost, maximum, restore, now));
-        (available < cost).then(|| Duration::from_secs_f64((cost - available) / restore))
+        self.in_flight += cost;
+        let wait =
+            (available < cost).then(|| Duration::from_secs_f64((cost - available) / restore));
+        (wait, cost)
     }
 
-    fn observe(&mut self, op: &str, cost: &QueryCost) {
+    /// A booked query that got no answer with a cost.
+    fn cancel(&mut self, booked: f64) {
+        self.in_flight = (self.in_flight - booked).max(0.0);
+    }
+
+    fn observe(&mut self, op: &str, cost: &QueryCost, booked: f64) {
+        self.cancel(booked);
         let t = &cost.throttle_status;
         self.status = Some((
-            t.currently_available,
+            t.currently_available - self.in_flight,
             t.maximum_available,
             t.restore_rate,
             std::time::Instant::now(),
         ));
         self.costs.insert(op.to_owned(), cost.requested_query_cost);
+    }
+}
+
+/// A query's booked cost, returned to the budget if no answer accounts
+/// for it (an error, a dropped future).
+struct Booking<'a> {
+    budget: &'a std::sync::Mutex<Budget>,
+    booked: f64,
+}
+
+impl Drop for Booking<'_> {
+    fn drop(&mut self) {
+        if self.booked > 0.0 {
+            self.budget
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .cancel(self.booked);
+        }
     }
 }
 
@@ -119,7 +156,12 @@ impl GraphqlClient {
         op: &str,
         req: reqwest::RequestBuilder,
     ) -> Result<T, ConnectorError> {
-        let wait = self.budget.lock().expect("budget lock").book(op);
+        let (wait, booked) = self.budget.lock().expect("budget lock").book(op);
+        // Whatever happens below, the booking ends with this call.
+        let mut booking = Booking {
+            budget: &self.budget,
+            booked,
+        };
         if let Some(wait) = wait {
             tracing::debug!(
                 op,
@@ -131,7 +173,11 @@ impl GraphqlClient {
         let resp = self.http.send(req).await?;
         let gql: GqlResponse<T> = read_json(resp).await?;
         if let Some(cost) = gql.extensions.as_ref().and_then(|e| e.cost.as_ref()) {
-            self.budget.lock().expect("budget lock").observe(op, cost);
+            self.budget.lock().expect("budget lock").observe(
+                op,
+                cost,
+                std::mem::take(&mut booking.booked),
+            );
         }
         self.settle(gql)
     }

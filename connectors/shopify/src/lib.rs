@@ -240,6 +240,9 @@ impl Connector for Shopify {
     fn taken_over(&self, quiet: std::time::Duration) {
         self.client.http.assume_spent(quiet);
     }
+    fn cancel_waits(&self) {
+        self.client.http.cancel_waits();
+    }
 }
 
 #[async_trait]
