@@ -58,17 +58,17 @@ pub async fn run(rt: Arc<Runtime>, store: Store, inst: Arc<Instance>, shutdown: 
             // On shutdown a push in flight gets a grace period; if the
             // channel is still retrying after it, the rows stay `sending`
             // and are sent again on the next start (pushes are at least once).
-            _ = shutdown.cancelled() => match {
-                // A push still waiting for the rate limiter gives up unsent.
+            // A push still waiting for the rate limiter gives up unsent.
+            _ = shutdown.cancelled() => {
                 inst.connector.cancel_waits();
-                tokio::time::timeout(SHUTDOWN_GRACE, &mut drained).await
-            } {
-                Ok(r) => r,
-                Err(_) => {
-                    tracing::warn!(connector = %inst.name, "push still in flight at shutdown; it is sent again on the next start");
-                    break;
+                match tokio::time::timeout(SHUTDOWN_GRACE, &mut drained).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::warn!(connector = %inst.name, "push still in flight at shutdown; it is sent again on the next start");
+                        break;
+                    }
                 }
-            },
+            }
         };
         let worked = match result {
             Ok(n) => n > 0,

@@ -688,6 +688,13 @@ max_retry = "2s"
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
 
+    eprintln!(
+        "replicas: converged with {} Shopify, {} Square and {} Amazon orders",
+        stored["shop"].len(),
+        stored["pos"].len(),
+        stored["amazon"].len()
+    );
+
     // Every order once.
     let dupes = sql(
         "SELECT connector, external_id FROM orders GROUP BY connector, external_id HAVING COUNT(*) > 1",

@@ -47,7 +47,12 @@ pub struct GraphqlClient {
     /// than be throttled after it; shared by every client of the same shop
     /// in this process (Shopify keeps one bucket per app and shop).
     pub(crate) budget: std::sync::Arc<std::sync::Mutex<Budget>>,
+    /// Held while one query reads a forgotten bucket.
+    pub(crate) probing: tokio::sync::Mutex<()>,
 }
+
+/// The cheapest query: one object field, 1 point.
+const BUDGET_PROBE_QUERY: &str = "query BudgetProbe { location { id } }";
 
 /// The cost budget of the shop behind `graphql_url`, one per process.
 pub(crate) fn shared_budget(graphql_url: &str) -> std::sync::Arc<std::sync::Mutex<Budget>> {
@@ -75,6 +80,10 @@ pub(crate) struct Budget {
     /// `currentlyAvailable` was measured before some of them reached the
     /// shop (the poller and the dispatcher run side by side).
     in_flight: f64,
+    /// Another process may have drained the bucket (this connector was
+    /// taken over): the next query first reads the bucket and waits until
+    /// it is full.
+    stale: bool,
 }
 
 impl Budget {
@@ -99,6 +108,12 @@ impl Budget {
         let wait =
             (available < cost).then(|| Duration::from_secs_f64((cost - available) / restore));
         (wait, cost)
+    }
+
+    /// The bucket as another process may have left it: unknown until read.
+    fn forget(&mut self) {
+        self.stale = true;
+        self.status = None;
     }
 
     /// A booked query that got no answer with a cost.
@@ -151,11 +166,60 @@ impl GraphqlClient {
             .json(body)
     }
 
+    /// The connector was taken over from another process, which may have
+    /// spent the shop's cost bucket: the next query waits until it is full.
+    pub(crate) fn forget_budget(&self) {
+        self.budget.lock().expect("budget lock").forget();
+    }
+
+    /// After [`forget_budget`](Self::forget_budget): reads the bucket with
+    /// the cheapest query there is (1 point) and waits until it is full,
+    /// so that no query, however costly, is throttled. Callers meanwhile
+    /// wait here.
+    async fn settle_budget(&self) {
+        if !self.budget.lock().expect("budget lock").stale {
+            return;
+        }
+        let _gate = self.probing.lock().await;
+        if !self.budget.lock().expect("budget lock").stale {
+            return;
+        }
+        let body = json!({ "query": BUDGET_PROBE_QUERY, "operationName": "BudgetProbe" });
+        let answer = match self.http.send(self.request(&body)).await {
+            Ok(resp) => read_json::<GqlResponse<serde_json::Value>>(resp).await,
+            Err(e) => Err(e),
+        };
+        let cost = answer.ok().and_then(|g| g.extensions).and_then(|e| e.cost);
+        let wait = {
+            let mut b = self.budget.lock().expect("budget lock");
+            b.stale = false;
+            cost.map(|c| {
+                b.observe("budget_probe", &c, 0.0);
+                let t = &c.throttle_status;
+                if t.restore_rate > 0.0 {
+                    Duration::from_secs_f64(
+                        (t.maximum_available - t.currently_available).max(0.0) / t.restore_rate,
+                    )
+                } else {
+                    Duration::ZERO
+                }
+            })
+        };
+        if let Some(wait) = wait.filter(|w| !w.is_zero()) {
+            tracing::info!(
+                wait_ms = wait.as_millis() as u64,
+                "taken over: waiting for the shop's cost bucket to refill"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     async fn send_once<T: DeserializeOwned>(
         &self,
         op: &str,
         req: reqwest::RequestBuilder,
     ) -> Result<T, ConnectorError> {
+        self.settle_budget().await;
         let (wait, booked) = self.budget.lock().expect("budget lock").book(op);
         // Whatever happens below, the booking ends with this call.
         let mut booking = Booking {

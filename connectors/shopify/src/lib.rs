@@ -194,6 +194,7 @@ impl Shopify {
                 page_size: AtomicU32::new(opts.page_size),
                 lines_per_page: opts.line_items_per_page,
                 overlap: opts.overlap,
+                probing: Default::default(),
             },
             webhook_secret: ctx.webhook_secret,
             push_api: opts.api_version.as_str() >= graphql::MIN_PUSH_API_VERSION,
@@ -239,6 +240,7 @@ impl Connector for Shopify {
     }
     fn taken_over(&self, quiet: std::time::Duration) {
         self.client.http.assume_spent(quiet);
+        self.client.forget_budget();
     }
     fn cancel_waits(&self) {
         self.client.http.cancel_waits();
