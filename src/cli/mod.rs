@@ -6,6 +6,8 @@ mod connectors;
 
 pub use connectors::connectors_json;
 mod demo;
+/// For tests that run the simulators the demo runs.
+pub use demo::config::{inline_table, sim_sku_tables, AMAZON_BUNDLES};
 mod orders;
 mod simulate;
 mod stock;

@@ -63,12 +63,6 @@ where
     }
 }
 
-/// The Amazon listings that are bundles of warehouse products.
-const BUNDLES: &[(&str, &[(&str, i64)])] = &[
-    ("AMZ-GIFTSET-1", &[("SKU-MUG-1", 1), ("SKU-COFFEE-1", 1)]),
-    ("AMZ-CABLE-3PK", &[("SKU-CABLE-1", 3)]),
-];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_amazon_order_ships_from_odoo_and_a_store_sale_lowers_every_marketplace() {
     let dir = tempfile::tempdir().unwrap();
@@ -84,7 +78,7 @@ async fn an_amazon_order_ships_from_odoo_and_a_store_sale_lowers_every_marketpla
     skus.extend(
         chansync_amazon::sim::catalog_skus()
             .into_iter()
-            .filter(|s| !BUNDLES.iter().any(|(b, _)| b == s)),
+            .filter(|s| !chansync::cli::AMAZON_BUNDLES.iter().any(|(b, _)| b == s)),
     );
     for s in &skus {
         assert!(erp.set_quant(s, "WH", 40), "Odoo knows {s}");
@@ -224,22 +218,7 @@ allow_split = true
         database = creds["database"].as_str().unwrap(),
         login = creds["login"].as_str().unwrap(),
     );
-    for s in shopify::catalog_skus() {
-        config.push_str(&format!(
-            "\n[[sku]]\nconnector = \"shop\"\nchannel_sku = \"{s}\"\nmaster_sku = \"{s}\"\n"
-        ));
-    }
-    for s in chansync_amazon::sim::catalog_skus() {
-        let parts: Vec<(&str, i64)> = BUNDLES
-            .iter()
-            .find(|(b, _)| *b == s)
-            .map_or_else(|| vec![(s, 1)], |(_, p)| p.to_vec());
-        for (part, qty) in parts {
-            config.push_str(&format!(
-                "\n[[sku]]\nconnector = \"amazon\"\nchannel_sku = \"{s}\"\nmaster_sku = \"{part}\"\nquantity = {qty}\n"
-            ));
-        }
-    }
+    config.push_str(&chansync::cli::sim_sku_tables("shop", "amazon"));
     let config_path = dir.path().join("chansync.toml");
     std::fs::write(&config_path, config).unwrap();
     let config = config_path.to_str().unwrap().to_owned();
@@ -352,7 +331,7 @@ allow_split = true
         .flat_map(|o| o["lines"].as_array().unwrap().clone())
         .filter_map(|l| l["channel_sku"].as_str().map(str::to_owned))
         .flat_map(|cs| {
-            let parts = BUNDLES
+            let parts = chansync::cli::AMAZON_BUNDLES
                 .iter()
                 .find(|(b, _)| *b == cs)
                 .map(|(_, p)| p.iter().map(|(s, _)| s.to_string()).collect())

@@ -31,12 +31,6 @@ use crate::common::free_port;
 const TTL: Duration = Duration::from_secs(3);
 const CONVERGE: Duration = Duration::from_secs(120);
 
-/// The Amazon listings that are bundles of warehouse products.
-const BUNDLES: &[(&str, &[(&str, i64)])] = &[
-    ("AMZ-GIFTSET-1", &[("SKU-MUG-1", 1), ("SKU-COFFEE-1", 1)]),
-    ("AMZ-CABLE-3PK", &[("SKU-CABLE-1", 3)]),
-];
-
 fn chansync() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_chansync"));
     c.env_remove("CHANSYNC_CONFIG")
@@ -253,7 +247,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed_and_one_is_stopped() {
     skus.extend(
         chansync_amazon::sim::catalog_skus()
             .into_iter()
-            .filter(|s| !BUNDLES.iter().any(|(b, _)| b == s)),
+            .filter(|s| !chansync::cli::AMAZON_BUNDLES.iter().any(|(b, _)| b == s)),
     );
     for s in &skus {
         assert!(erp.set_quant(s, "WH", 500), "Odoo knows {s}");
@@ -303,18 +297,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed_and_one_is_stopped() {
     )
     .await
     .unwrap();
-    let plans: Vec<String> = amazon
-        .rate_limits()
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(op, p)| {
-            format!(
-                "{op} = {{ per_second = {}, burst = {} }}",
-                p["per_second"], p["burst"]
-            )
-        })
-        .collect();
+    let plans = chansync::cli::inline_table(&amazon.rate_limits());
     let az = amazon.credentials();
 
     let creds = erp.credentials();
@@ -347,7 +330,7 @@ refresh_token = "{refresh_token}"
 seller_id = "{seller_id}"
 marketplace_ids = {marketplaces}
 feed_poll_every = "500ms"
-rate_limits = {{ {plans} }}
+rate_limits = {plans}
 
 [[connector]]
 name = "pos"
@@ -402,7 +385,6 @@ max_retry = "2s"
         refresh_token = az["refresh_token"].as_str().unwrap(),
         seller_id = az["seller_id"].as_str().unwrap(),
         marketplaces = az["marketplace_ids"],
-        plans = plans.join(", "),
         pos_url = pos.base_url(),
         pos_token = pos.access_token(),
         pos_key = pos.signature_key(),
@@ -411,22 +393,7 @@ max_retry = "2s"
         database = creds["database"].as_str().unwrap(),
         login = creds["login"].as_str().unwrap(),
     );
-    for s in shopify::catalog_skus() {
-        config.push_str(&format!(
-            "\n[[sku]]\nconnector = \"shop\"\nchannel_sku = \"{s}\"\nmaster_sku = \"{s}\"\n"
-        ));
-    }
-    for s in chansync_amazon::sim::catalog_skus() {
-        let parts: Vec<(&str, i64)> = BUNDLES
-            .iter()
-            .find(|(b, _)| *b == s)
-            .map_or_else(|| vec![(s, 1)], |(_, p)| p.to_vec());
-        for (part, qty) in parts {
-            config.push_str(&format!(
-                "\n[[sku]]\nconnector = \"amazon\"\nchannel_sku = \"{s}\"\nmaster_sku = \"{part}\"\nquantity = {qty}\n"
-            ));
-        }
-    }
+    config.push_str(&chansync::cli::sim_sku_tables("shop", "amazon"));
 
     // The replicas: one config, each with its own listen port.
     let first = dir.path().join("migrate.toml");

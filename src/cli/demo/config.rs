@@ -154,36 +154,39 @@ source = {{ connector = "{ERP}", location = "WH2" }}
     c.push_str("\n[routing]\nallow_split = true\n");
     // Every listing of the two marketplaces is published from the start, not
     // only once an order names it.
-    for s in chansync_shopify::sim::catalog_skus() {
-        let _ = write!(
-            c,
-            "\n[[sku]]\nconnector = \"{SHOP}\"\nchannel_sku = \"{s}\"\nmaster_sku = \"{s}\"\n"
-        );
-    }
-    for s in chansync_amazon::sim::catalog_skus() {
-        match AMAZON_BUNDLES.iter().find(|(b, _)| *b == s) {
-            Some((_, parts)) => {
-                for (part, qty) in *parts {
-                    let _ = write!(
-                        c,
-                        "\n[[sku]]\nconnector = \"{AMAZON}\"\nchannel_sku = \"{s}\"\nmaster_sku = \"{part}\"\nquantity = {qty}\n"
-                    );
-                }
-            }
-            None => {
-                let _ = write!(
-                    c,
-                    "\n[[sku]]\nconnector = \"{AMAZON}\"\nchannel_sku = \"{s}\"\nmaster_sku = \"{s}\"\n"
-                );
-            }
-        }
-    }
+    c.push_str(&sim_sku_tables(SHOP, AMAZON));
     std::fs::write(&path, c).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
 
+/// The `[[sku]]` tables mapping every listing of the Shopify and Amazon
+/// simulators, for connectors named `shop` and `amazon`: each Shopify SKU
+/// to itself, each Amazon listing to itself or, for a bundle, to its parts.
+pub fn sim_sku_tables(shop: &str, amazon: &str) -> String {
+    let mut c = String::new();
+    for s in chansync_shopify::sim::catalog_skus() {
+        let _ = write!(
+            c,
+            "\n[[sku]]\nconnector = \"{shop}\"\nchannel_sku = \"{s}\"\nmaster_sku = \"{s}\"\n"
+        );
+    }
+    for s in chansync_amazon::sim::catalog_skus() {
+        let parts = AMAZON_BUNDLES
+            .iter()
+            .find(|(b, _)| *b == s)
+            .map_or_else(|| vec![(s, 1)], |(_, p)| p.to_vec());
+        for (part, qty) in parts {
+            let _ = write!(
+                c,
+                "\n[[sku]]\nconnector = \"{amazon}\"\nchannel_sku = \"{s}\"\nmaster_sku = \"{part}\"\nquantity = {qty}\n"
+            );
+        }
+    }
+    c
+}
+
 /// `{"getOrders": {"per_second": 0.167, "burst": 20}}` as a TOML inline table.
-fn inline_table(v: &Value) -> String {
+pub fn inline_table(v: &Value) -> String {
     match v {
         Value::Object(m) => format!(
             "{{ {} }}",

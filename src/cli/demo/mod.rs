@@ -6,7 +6,7 @@
 //! the inspection commands can use.
 
 mod activity;
-mod config;
+pub(crate) mod config;
 mod feed;
 mod world;
 
