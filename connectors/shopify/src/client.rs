@@ -53,6 +53,8 @@ pub struct GraphqlClient {
 
 /// The cheapest query: one object field, 1 point.
 const BUDGET_PROBE_QUERY: &str = "query BudgetProbe { location { id } }";
+/// Shopify refuses any single query asking for more (MAX_COST_EXCEEDED).
+const MAX_SINGLE_QUERY_COST: f64 = 1000.0;
 
 /// The cost budget of the shop behind `graphql_url`, one per process.
 pub(crate) fn shared_budget(graphql_url: &str) -> std::sync::Arc<std::sync::Mutex<Budget>> {
@@ -74,7 +76,8 @@ pub(crate) fn shared_budget(graphql_url: &str) -> std::sync::Arc<std::sync::Mute
 pub(crate) struct Budget {
     /// (available, maximum, restore per second) and when it was read.
     status: Option<(f64, f64, f64, std::time::Instant)>,
-    /// Each operation's requested cost the last time it ran.
+    /// The requested cost of each query shape (the operation and its
+    /// numeric variables, which size its pages) the last time it ran.
     costs: std::collections::HashMap<String, f64>,
     /// Costs booked by queries sent and not answered yet: an answer's
     /// `currentlyAvailable` was measured before some of them reached the
@@ -87,24 +90,38 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
-    /// How long to wait before `op` fits the bucket; the wait is booked, so
-    /// concurrent queries (the poller, the dispatcher) queue behind it.
-    /// Returns the wait and the cost booked (to pass to `observe` or
-    /// `cancel` once the query is answered or not sent).
-    fn book(&mut self, op: &str) -> (Option<Duration>, f64) {
-        let Some(cost) = self.costs.get(op).copied() else {
-            return (None, 0.0);
+    /// How long to wait before a query of `shape` fits the bucket; the
+    /// wait is booked, so concurrent queries (the poller, the dispatcher)
+    /// queue behind it. A shape not run yet is booked at what the query
+    /// itself says Shopify will charge (`guess`). Returns the wait and the
+    /// cost booked (to pass to `observe` or `cancel` once the query is
+    /// answered or not sent).
+    fn book(
+        &mut self,
+        shape: &str,
+        guess: impl FnOnce() -> Option<f64>,
+    ) -> (Option<Duration>, f64) {
+        let cost = match self.costs.get(shape) {
+            Some(&cost) => cost,
+            None => {
+                let most = self
+                    .status
+                    .map_or(MAX_SINGLE_QUERY_COST, |s| s.1.min(MAX_SINGLE_QUERY_COST));
+                guess().unwrap_or(0.0).min(most)
+            }
         };
+        // Unknown bucket: nothing to wait for, but the booking still counts
+        // against the first answer, measured before this query arrived.
+        self.in_flight += cost;
         let Some((available, maximum, restore, at)) = self.status else {
-            return (None, 0.0);
+            return (None, cost);
         };
         if restore <= 0.0 {
-            return (None, 0.0);
+            return (None, cost);
         }
         let now = std::time::Instant::now();
         let available = (available + restore * now.duration_since(at).as_secs_f64()).min(maximum);
         self.status = Some((available - cost, maximum, restore, now));
-        self.in_flight += cost;
         let wait =
             (available < cost).then(|| Duration::from_secs_f64((cost - available) / restore));
         (wait, cost)
@@ -121,7 +138,7 @@ impl Budget {
         self.in_flight = (self.in_flight - booked).max(0.0);
     }
 
-    fn observe(&mut self, op: &str, cost: &QueryCost, booked: f64) {
+    fn observe(&mut self, shape: &str, cost: &QueryCost, booked: f64) {
         self.cancel(booked);
         let t = &cost.throttle_status;
         self.status = Some((
@@ -130,8 +147,23 @@ impl Budget {
             t.restore_rate,
             std::time::Instant::now(),
         ));
-        self.costs.insert(op.to_owned(), cost.requested_query_cost);
+        self.costs
+            .insert(shape.to_owned(), cost.requested_query_cost);
     }
+}
+
+/// What a query's requested cost depends on: the operation and the numbers
+/// among its variables (page sizes).
+fn shape(op: &str, body: &serde_json::Value) -> String {
+    let mut shape = op.to_owned();
+    if let Some(vars) = body["variables"].as_object() {
+        for (name, value) in vars {
+            if value.is_number() {
+                shape.push_str(&format!(" {name}={value}"));
+            }
+        }
+    }
+    shape
 }
 
 /// A query's booked cost, returned to the budget if no answer accounts
@@ -194,7 +226,7 @@ impl GraphqlClient {
             let mut b = self.budget.lock().expect("budget lock");
             b.stale = false;
             cost.map(|c| {
-                b.observe("budget_probe", &c, 0.0);
+                b.observe("BudgetProbe", &c, 0.0);
                 let t = &c.throttle_status;
                 if t.restore_rate > 0.0 {
                     Duration::from_secs_f64(
@@ -217,10 +249,17 @@ impl GraphqlClient {
     async fn send_once<T: DeserializeOwned>(
         &self,
         op: &str,
-        req: reqwest::RequestBuilder,
+        body: &serde_json::Value,
     ) -> Result<T, ConnectorError> {
         self.settle_budget().await;
-        let (wait, booked) = self.budget.lock().expect("budget lock").book(op);
+        let shape = shape(op, body);
+        let (wait, booked) = self.budget.lock().expect("budget lock").book(&shape, || {
+            crate::estimate::requested(
+                body["query"].as_str().unwrap_or_default(),
+                body["operationName"].as_str(),
+                &body["variables"],
+            )
+        });
         // Whatever happens below, the booking ends with this call.
         let mut booking = Booking {
             budget: &self.budget,
@@ -234,11 +273,11 @@ impl GraphqlClient {
             );
             tokio::time::sleep(wait).await;
         }
-        let resp = self.http.send(req).await?;
+        let resp = self.http.send(self.request(body)).await?;
         let gql: GqlResponse<T> = read_json(resp).await?;
         if let Some(cost) = gql.extensions.as_ref().and_then(|e| e.cost.as_ref()) {
             self.budget.lock().expect("budget lock").observe(
-                op,
+                &shape,
                 cost,
                 std::mem::take(&mut booking.booked),
             );
@@ -254,8 +293,8 @@ impl GraphqlClient {
     ) -> Result<T, ConnectorError> {
         self.http
             .run(op, || {
-                let req = self.request(&body());
-                async move { self.send_once(op, req).await }
+                let body = body();
+                async move { self.send_once(op, &body).await }
             })
             .await
     }
@@ -270,9 +309,9 @@ impl GraphqlClient {
     ) -> Result<T, ConnectorError> {
         self.http
             .run(op, || {
-                let req = self.request(&body());
+                let body = body();
                 async move {
-                    match self.send_once(op, req).await {
+                    match self.send_once(op, &body).await {
                         Err(e @ ConnectorError::RateLimited { .. }) => Err(e),
                         other => Ok(other),
                     }
@@ -484,5 +523,59 @@ fn refill_time(cost: &QueryCost) -> Duration {
         Duration::from_secs_f64(deficit / t.restore_rate).max(Duration::from_millis(50))
     } else {
         Duration::from_secs(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graphql::ThrottleStatus;
+
+    fn answer(requested: f64, available: f64) -> QueryCost {
+        QueryCost {
+            requested_query_cost: requested,
+            actual_query_cost: Some(1.0),
+            throttle_status: ThrottleStatus {
+                maximum_available: 2000.0,
+                currently_available: available,
+                restore_rate: 100.0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_shape_never_run_is_booked_at_what_the_query_says() {
+        let mut b = Budget::default();
+        // The bucket unknown: nothing to wait for, but the booking counts
+        // against the first answer.
+        assert_eq!(b.book("orders first=50", || Some(700.0)), (None, 700.0));
+        b.observe("inventory_items first=2", &answer(8.0, 1000.0), 0.0);
+        // 1000 read, 700 still in flight: 300 left.
+        let (wait, booked) = b.book("inventory_items first=40", || Some(122.0));
+        assert_eq!((wait, booked), (None, 122.0));
+        let (wait, _) = b.book("fulfillment_state", || Some(400.0));
+        let wait = wait.expect("the bucket cannot hold it yet");
+        assert!(wait >= Duration::from_millis(2200), "{wait:?}");
+        // Never more than a single query may cost.
+        assert_eq!(b.book("huge", || Some(5000.0)).1, MAX_SINGLE_QUERY_COST);
+    }
+
+    #[test]
+    fn a_shape_that_ran_is_booked_at_what_the_shop_charged() {
+        let mut b = Budget::default();
+        b.observe("inventory_items first=40", &answer(122.0, 100.0), 0.0);
+        let (wait, booked) = b.book("inventory_items first=40", || Some(999.0));
+        assert_eq!(booked, 122.0);
+        assert!(
+            wait.is_some_and(|w| w >= Duration::from_millis(210)),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn the_shape_is_the_operation_and_its_page_sizes() {
+        let body = serde_json::json!({"variables": {"first": 40, "query": "sku:A", "lines": 3}});
+        assert_eq!(shape("orders", &body), "orders first=40 lines=3");
+        assert_eq!(shape("locations", &serde_json::json!({})), "locations");
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod cancel;
 pub mod client;
+mod estimate;
 pub mod fulfillment;
 pub mod graphql;
 pub mod normalize;

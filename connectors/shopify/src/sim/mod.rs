@@ -25,6 +25,12 @@ pub use config::{SimConfig, SHOP_DOMAIN};
 pub use faults::{Faults, FAULT_STATUSES};
 pub use handle::{start, SimHandle};
 
+/// The cost model the simulator charges by.
+#[cfg(test)]
+pub(crate) fn cost_model() -> cost::CostModel {
+    cost::CostModel::from_sdl(&schema::sdl())
+}
+
 /// Every SKU of the simulated shop's catalogue, so a demo or a test can stock
 /// and map them before orders arrive.
 pub fn catalog_skus() -> Vec<&'static str> {

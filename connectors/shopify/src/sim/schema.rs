@@ -41,6 +41,15 @@ pub(crate) fn build(shared: Arc<Shared>) -> SimSchema {
         .finish()
 }
 
+/// The schema's SDL (what the cost model reads).
+#[cfg(test)]
+pub(crate) fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .directive(idempotent)
+        .finish()
+        .sdl()
+}
+
 /// The numeric id in `gid://shopify/<kind>/<id>` (query parameters ignored).
 pub(crate) fn parse_gid(gid: &str, kind: &str) -> Option<u64> {
     let rest = gid
