@@ -2,6 +2,7 @@
 //! lists. Exit status 0 on success, 1 on a runtime failure, 2 on bad usage or
 //! bad config; errors are one readable line on stderr.
 
+mod bench;
 mod connectors;
 
 pub use connectors::connectors_json;
@@ -46,6 +47,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Runs one channel's simulator standalone.
     Simulate(simulate::SimulateArgs),
+    /// Measures the real daemon against the simulators; writes a JSON report.
+    Bench(bench::BenchArgs),
     /// Validates the config and prints the connectors it would run.
     CheckConfig,
     /// Applies store migrations and exits.
@@ -160,6 +163,10 @@ async fn dispatch(cli: Cli) -> CmdResult {
             .map_err(|e| Failure::Runtime(e.into()))
         }
         Command::Demo(args) => demo::run(args, cli.log_format.unwrap_or_default()).await,
+        Command::Bench(args) => {
+            crate::logging::init(cli.log_format.unwrap_or_default(), "warn");
+            bench::run(args).await
+        }
         Command::Simulate(args) => {
             crate::logging::init(cli.log_format.unwrap_or_default(), "warn");
             simulate::run(args).await

@@ -6,6 +6,7 @@ mod common;
 
 mod admin_api;
 mod bad_config;
+mod bench;
 mod browser;
 mod cli;
 mod crash;

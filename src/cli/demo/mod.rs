@@ -8,7 +8,7 @@
 mod activity;
 pub(crate) mod config;
 mod feed;
-mod world;
+pub(crate) mod world;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
