@@ -40,6 +40,35 @@ pub async fn writer(store: Store, mut rx: mpsc::Receiver<WriteRequest>, wake: Ar
     }
 }
 
+/// How long one apply transaction should hold the store's write lock (on
+/// SQLite the inbox writer waits for it before it can acknowledge a webhook).
+const APPLY_TX_TARGET: Duration = Duration::from_millis(4);
+
+/// Rows per apply transaction, sized from how long rows took lately so that
+/// a transaction takes about `APPLY_TX_TARGET`.
+struct Pace {
+    /// Seconds per row, smoothed.
+    per_row: f64,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        // Cautious until measured.
+        Pace { per_row: 1e-3 }
+    }
+}
+
+impl Pace {
+    fn rows(&self) -> usize {
+        ((APPLY_TX_TARGET.as_secs_f64() / self.per_row) as usize).clamp(4, 256)
+    }
+
+    fn took(&mut self, rows: usize, took: Duration) {
+        let per_row = took.as_secs_f64() / rows.max(1) as f64;
+        self.per_row = 0.7 * self.per_row + 0.3 * per_row;
+    }
+}
+
 /// Rebuilds a header map from the JSON the inbox keeps.
 pub fn headers_from_json(v: &serde_json::Value) -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -124,6 +153,7 @@ async fn drain_rows(
         None => rt.store.clone(),
     };
     let mut total = 0;
+    let mut pace = Pace::default();
     loop {
         let rows = rt.store.inbox_pending(connectors, among, 256).await?;
         if rows.is_empty() {
@@ -196,13 +226,23 @@ async fn drain_rows(
                 raw: String::from_utf8(row.body).ok(),
             });
         }
-        // One transaction per connector, under its lease.
-        let started = std::time::Instant::now();
+        // One transaction per connector, under its lease, each short enough
+        // that a webhook waiting to be stored is not held up for long.
         let mut applied = Vec::with_capacity(processed.len());
         for group in processed.chunk_by(|a, b| a.connector == b.connector) {
-            applied.extend(store_for(&group[0].connector).inbox_complete(group).await?);
+            let store = store_for(&group[0].connector);
+            let mut rest = group;
+            while !rest.is_empty() {
+                let n = pace.rows().min(rest.len());
+                let (now, later) = rest.split_at(n);
+                let started = std::time::Instant::now();
+                applied.extend(store.inbox_complete(now).await?);
+                let took = started.elapsed();
+                pace.took(n, took);
+                rt.metrics.store_time("inbox_complete", took);
+                rest = later;
+            }
         }
-        rt.metrics.store_time("inbox_complete", started.elapsed());
         total += processed.len();
         for (p, a) in processed.iter().zip(applied) {
             if let (Ok(Some(order)), Some(a)) = (&p.outcome, a) {

@@ -8,6 +8,10 @@ use sqlx::Row;
 use super::orders::{Applied, Incoming, Source};
 use super::{now, Backend, Store, StoreError};
 
+/// Deliveries per insert statement (8 parameters each, far below SQLite's
+/// and PostgreSQL's limits).
+const INSERT_CHUNK: usize = 512;
+
 /// A delivery to store.
 #[derive(Debug, Clone)]
 pub struct InboxInsert {
@@ -51,32 +55,97 @@ pub struct InboxRow {
 }
 
 impl Store {
-    /// Stores a batch of deliveries in one transaction (group commit).
+    /// Stores a batch of deliveries in one transaction (group commit), with
+    /// one multi-row statement per `INSERT_CHUNK` deliveries.
     pub async fn inbox_insert(
         &self,
         batch: &[InboxInsert],
     ) -> Result<Vec<InboxOutcome>, StoreError> {
         let mut tx = self.queue_tx().await?;
         let at = now();
-        let mut out = Vec::with_capacity(batch.len());
-        for d in batch {
-            let id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO inbox (connector, event_id, topic, state, received_at, error, headers, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (connector, event_id) DO NOTHING
-                 RETURNING id",
-            )
-            .bind(&d.connector)
-            .bind(&d.event_id)
-            .bind(&d.topic)
-            .bind(if d.rejected.is_some() { "rejected" } else { "pending" })
-            .bind(&at)
-            .bind(&d.rejected)
-            .bind(d.headers.to_string())
-            .bind(&d.body)
-            .fetch_optional(&mut *tx)
-            .await?;
-            out.push(id.map_or(InboxOutcome::Duplicate, InboxOutcome::Stored));
+        let mut out = vec![InboxOutcome::Duplicate; batch.len()];
+        // A delivery repeated within the batch is a duplicate of its first.
+        let mut first: std::collections::HashMap<(&str, &str), usize> = Default::default();
+        let mut keyed = Vec::with_capacity(batch.len());
+        for (i, d) in batch.iter().enumerate() {
+            match &d.event_id {
+                Some(e) => {
+                    if let std::collections::hash_map::Entry::Vacant(v) =
+                        first.entry((&d.connector, e))
+                    {
+                        v.insert(i);
+                        keyed.push(i);
+                    }
+                }
+                // Rejected deliveries are never deduplicated; each needs its
+                // own id back, so each has its own statement (a rare path).
+                None => {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO inbox (connector, event_id, topic, state, received_at, error, headers, body)
+                         VALUES ($1, NULL, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    )
+                    .bind(&d.connector)
+                    .bind(&d.topic)
+                    .bind(if d.rejected.is_some() { "rejected" } else { "pending" })
+                    .bind(&at)
+                    .bind(&d.rejected)
+                    .bind(d.headers.to_string())
+                    .bind(&d.body)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    out[i] = InboxOutcome::Stored(id);
+                }
+            }
+        }
+        for chunk in keyed.chunks(INSERT_CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO inbox (connector, event_id, topic, state, received_at, error, headers, body) VALUES ",
+            );
+            for n in 0..chunk.len() {
+                let b = n * 7;
+                if n > 0 {
+                    sql.push_str(", ");
+                }
+                // (connector, event_id, topic, state, received_at (shared, the
+                // last parameter), error, headers, body)
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    chunk.len() * 7 + 1,
+                    b + 5,
+                    b + 6,
+                    b + 7
+                ));
+            }
+            sql.push_str(
+                " ON CONFLICT (connector, event_id) DO NOTHING RETURNING id, connector, event_id",
+            );
+            let mut q = sqlx::query(&sql);
+            for &i in chunk {
+                let d = &batch[i];
+                q = q
+                    .bind(&d.connector)
+                    .bind(&d.event_id)
+                    .bind(&d.topic)
+                    .bind(if d.rejected.is_some() {
+                        "rejected"
+                    } else {
+                        "pending"
+                    })
+                    .bind(&d.rejected)
+                    .bind(d.headers.to_string())
+                    .bind(&d.body);
+            }
+            let rows = q.bind(&at).fetch_all(&mut *tx).await?;
+            for r in rows {
+                let (connector, event): (&str, &str) = (r.get("connector"), r.get("event_id"));
+                if let Some(&i) = first.get(&(connector, event)) {
+                    out[i] = InboxOutcome::Stored(r.get("id"));
+                }
+            }
         }
         tx.commit().await?;
         Ok(out)

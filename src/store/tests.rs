@@ -217,6 +217,49 @@ async fn inbox_deduplicates_by_event_id_and_keeps_rejected_deliveries(b: Backend
     assert_eq!(s.inbox_problems(10).await.unwrap().len(), 2);
 }
 
+both!(a_large_inbox_batch_stores_each_delivery_once_with_its_own_id);
+async fn a_large_inbox_batch_stores_each_delivery_once_with_its_own_id(b: Backend) {
+    let (s, _d) = store(b).await;
+    let d = |connector: &str, id: String| InboxInsert {
+        connector: connector.into(),
+        topic: Some("orders/create".into()),
+        rejected: None,
+        headers: serde_json::json!({ "x-id": id }),
+        body: format!("{connector}/{id}").into_bytes(),
+        event_id: Some(id),
+    };
+    // Stored before: e7 of shop.
+    s.inbox_insert(&[d("shop", "e7".into())]).await.unwrap();
+    // 1,300 deliveries (three statements): shop e0..e649 and pos e0..e649,
+    // where shop's e7 is old and shop's e5 comes twice.
+    let mut batch = Vec::new();
+    for n in 0..650 {
+        batch.push(d("shop", format!("e{n}")));
+        batch.push(d("pos", format!("e{n}")));
+    }
+    batch.push(d("shop", "e5".into()));
+    let out = s.inbox_insert(&batch).await.unwrap();
+    assert_eq!(out.len(), batch.len());
+    let dup: Vec<usize> = (0..out.len())
+        .filter(|&i| out[i] == InboxOutcome::Duplicate)
+        .collect();
+    assert_eq!(dup, vec![14, 1300], "shop's old e7 and the second e5");
+    let pending = s.inbox_pending(&[], false, 5000).await.unwrap();
+    assert_eq!(pending.len(), 1300, "1,299 new and the old e7");
+    let by_id: std::collections::HashMap<i64, &crate::store::InboxRow> =
+        pending.iter().map(|r| (r.id, r)).collect();
+    for (i, o) in out.iter().enumerate() {
+        let InboxOutcome::Stored(id) = o else {
+            continue;
+        };
+        let row = by_id[id];
+        let want = &batch[i];
+        assert_eq!(row.connector, want.connector);
+        assert_eq!(row.body, want.body, "delivery {i} has its own id");
+        assert_eq!(row.headers, want.headers);
+    }
+}
+
 both!(a_failed_poll_keeps_the_last_successful_one);
 async fn a_failed_poll_keeps_the_last_successful_one(b: Backend) {
     let (s, _d) = store(b).await;

@@ -20,6 +20,17 @@ pub struct Daemon {
     /// From spawn to READY=1.
     pub ready_after: Duration,
     log: PathBuf,
+    /// Cleared to stop the notification reader.
+    listening: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    socket_path: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.listening
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let _ = std::fs::remove_file(&self.socket_path);
+    }
 }
 
 impl Daemon {
@@ -53,45 +64,55 @@ impl Daemon {
             .spawn()
             .context("cannot start the daemon")?;
         let pid = child.id().context("the daemon exited at once")?;
-        let ready = tokio::task::spawn_blocking(move || -> anyhow::Result<Duration> {
+        // Reads notifications for as long as the daemon runs (it sends
+        // STATUS lines after READY); says when READY came.
+        let (ready_tx, ready) = tokio::sync::oneshot::channel::<Duration>();
+        let listening = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let still = listening.clone();
+        std::thread::spawn(move || {
+            let mut ready_tx = Some(ready_tx);
             let mut buf = [0u8; 4096];
-            loop {
-                if started.elapsed() > READY_TIMEOUT {
-                    bail!("the daemon did not say READY within {READY_TIMEOUT:?}");
-                }
-                match socket.recv(&mut buf) {
-                    Ok(n) => {
-                        let text = String::from_utf8_lossy(&buf[..n]);
-                        if text.lines().any(|l| l == "READY=1") {
-                            return Ok(started.elapsed());
+            while still.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(n) = socket.recv(&mut buf) {
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    if text.lines().any(|l| l == "READY=1") {
+                        if let Some(tx) = ready_tx.take() {
+                            let _ = tx.send(started.elapsed());
                         }
                     }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) => {}
-                    Err(e) => return Err(e.into()),
                 }
             }
         });
+        let ready = async move {
+            match tokio::time::timeout(READY_TIMEOUT, ready).await {
+                Ok(Ok(d)) => Ok(d),
+                _ => Err(anyhow::anyhow!(
+                    "the daemon did not say READY within {READY_TIMEOUT:?}"
+                )),
+            }
+        };
         let ready_after = tokio::select! {
-            r = ready => r.context("readiness watcher")?,
+            r = ready => r,
             status = child.wait() => {
+                listening.store(false, std::sync::atomic::Ordering::Relaxed);
                 let tail = tail(&log);
                 bail!("the daemon exited before READY ({}):\n{tail}", status?)
             }
         };
-        let _ = std::fs::remove_file(&socket_path);
         let ready_after = match ready_after {
             Ok(d) => d,
-            Err(e) => bail!("{e}:\n{}", tail(&log)),
+            Err(e) => {
+                listening.store(false, std::sync::atomic::Ordering::Relaxed);
+                bail!("{e}:\n{}", tail(&log))
+            }
         };
         Ok(Daemon {
             child,
             pid,
             ready_after,
             log,
+            listening,
+            socket_path,
         })
     }
 
@@ -112,9 +133,9 @@ impl Daemon {
             rustix::process::Signal::TERM,
         )
         .context("cannot signal the daemon")?;
-        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
-            .context("the daemon did not stop within 30 s")??;
+            .context("the daemon did not stop within 60 s")??;
         if !status.success() {
             bail!("the daemon stopped with {status}:\n{}", tail(&self.log));
         }

@@ -2,8 +2,9 @@
 //! real daemon as fast as it acknowledges them (each ack means the delivery
 //! is durable in the store), then at a steady 5,000 a second for the ack
 //! latency; and, in the same run, the SQLite ceiling: the same rows written
-//! by a minimal loop (one prepared insert, the daemon's largest group
-//! commit, the same pragmas) with no HTTP, no signature and no parsing.
+//! by a minimal loop (one prepared multi-row insert per commit of the
+//! daemon's largest group, the same pragmas) with no HTTP, no signature and
+//! no parsing.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -97,17 +98,19 @@ impl Setup {
         })
     }
 
-    /// Orders in the store.
+    /// Orders in the store, read through a connection of the bench's own.
     pub async fn stored(&self) -> anyhow::Result<i64> {
-        let store = self.open().await?;
-        let n = store.order_counts().await?.iter().map(|(_, _, n)| n).sum();
-        store.close().await;
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(self.dir.path().join("chansync.db"))
+            .read_only(true)
+            .connect()
+            .await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+            .fetch_one(&mut conn)
+            .await?;
+        sqlx::Connection::close(conn).await?;
         Ok(n)
-    }
-
-    pub async fn open(&self) -> anyhow::Result<Store> {
-        let url = format!("sqlite://{}", self.dir.path().join("chansync.db").display());
-        Ok(Store::open(&StoreOptions::new(url), OpenMode::Existing).await?)
     }
 }
 
@@ -170,9 +173,11 @@ fn signed(addr: SocketAddr, secret: &str, topic: &str, body: &[u8]) -> Vec<u8> {
 
 pub async fn run(sizes: &Sizes, report: &mut Report) -> anyhow::Result<()> {
     let setup = Setup::new("").await?;
-    let full = Arc::new(deliveries(sizes.orders, 11, setup.addr, &setup.secret).await?);
     let paced_n = (sizes.paced_rate * sizes.paced_for.as_secs_f64()).ceil() as usize;
-    let paced = Arc::new(deliveries(paced_n, 12, setup.addr, &setup.secret).await?);
+    // One shop makes them all: every delivery is a new order.
+    let mut all = deliveries(sizes.orders + paced_n, 11, setup.addr, &setup.secret).await?;
+    let paced = Arc::new(all.split_off(sizes.orders));
+    let full = Arc::new(all);
     let bodies: Vec<Vec<u8>> = full.iter().map(|r| body_of(r).to_vec()).collect();
 
     let daemon = Daemon::start(&setup.config, setup.dir.path()).await?;
@@ -189,13 +194,7 @@ pub async fn run(sizes: &Sizes, report: &mut Report) -> anyhow::Result<()> {
     let acked_per_s = full.len() as f64 / fast.elapsed.as_secs_f64();
     // Applied: every delivered order in the orders table.
     let want = full.len() as i64;
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while setup.stored().await? < want {
-        if Instant::now() > deadline {
-            bail!("the deliveries were acknowledged but not all applied within 10 minutes");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_stored(&setup, want).await?;
     let applied_after = started.elapsed();
     let peak_rss = daemon.peak_rss_bytes()?;
 
@@ -213,6 +212,8 @@ pub async fn run(sizes: &Sizes, report: &mut Report) -> anyhow::Result<()> {
             steady.refused.len()
         );
     }
+    // Everything acknowledged is applied before the daemon stops.
+    wait_stored(&setup, want + paced.len() as i64).await?;
     daemon.stop().await?;
     setup.shop.stop();
 
@@ -279,6 +280,18 @@ pub async fn run(sizes: &Sizes, report: &mut Report) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits until the store holds `want` orders.
+async fn wait_stored(setup: &Setup, want: i64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while setup.stored().await? < want {
+        if Instant::now() > deadline {
+            bail!("the deliveries were acknowledged but not all applied within 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 /// The body of a request `load::post` wrote.
 fn body_of(req: &[u8]) -> &[u8] {
     let at = req
@@ -290,7 +303,7 @@ fn body_of(req: &[u8]) -> &[u8] {
 
 /// Rows a second a minimal loop stores in a fresh copy of the inbox table:
 /// the same rows, the same pragmas (WAL, `synchronous = FULL`), one prepared
-/// insert, `CEILING_BATCH` rows a commit.
+/// statement inserting `CEILING_BATCH` rows, one commit each.
 async fn ceiling(dir: &Path, bodies: &[Vec<u8>]) -> anyhow::Result<f64> {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
     use sqlx::{ConnectOptions, Connection};
@@ -310,23 +323,45 @@ async fn ceiling(dir: &Path, bodies: &[Vec<u8>]) -> anyhow::Result<f64> {
     let headers =
         json!({"content-type": "application/json", "x-shopify-topic": "orders/create"}).to_string();
     let at = crate::store::now();
+    let mut sql = String::from(
+        "INSERT INTO inbox (connector, event_id, topic, state, received_at, error, headers, body) VALUES ",
+    );
+    for n in 0..CEILING_BATCH {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "('shop', ${}, 'orders/create', 'pending', ${}, NULL, ${}, ${})",
+            n * 2 + 1,
+            CEILING_BATCH * 2 + 1,
+            n * 2 + 2,
+            CEILING_BATCH * 2 + 2
+        ));
+    }
+    sql.push_str(" ON CONFLICT (connector, event_id) DO NOTHING");
+    // Each row's event id and body; the time and the headers are shared.
     let started = Instant::now();
     for (b, chunk) in bodies.chunks(CEILING_BATCH).enumerate() {
         let mut tx = conn.begin().await?;
-        for (i, body) in chunk.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO inbox (connector, event_id, topic, state, received_at, error, headers, body)
-                 VALUES ($1, $2, $3, 'pending', $4, NULL, $5, $6)
-                 ON CONFLICT (connector, event_id) DO NOTHING",
-            )
-            .bind("shop")
-            .bind(format!("{b}-{i}"))
-            .bind("orders/create")
-            .bind(&at)
-            .bind(&headers)
-            .bind(body)
-            .execute(&mut *tx)
-            .await?;
+        if chunk.len() == CEILING_BATCH {
+            let mut q = sqlx::query(&sql);
+            for (i, body) in chunk.iter().enumerate() {
+                q = q.bind(format!("{b}-{i}")).bind(body.as_slice());
+            }
+            q.bind(&at).bind(&headers).execute(&mut *tx).await?;
+        } else {
+            for (i, body) in chunk.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO inbox (connector, event_id, topic, state, received_at, error, headers, body)
+                     VALUES ('shop', $1, 'orders/create', 'pending', $2, NULL, $3, $4)",
+                )
+                .bind(format!("{b}-{i}"))
+                .bind(&at)
+                .bind(&headers)
+                .bind(body.as_slice())
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
     }

@@ -35,6 +35,9 @@ pub struct BenchArgs {
     /// Every scenario, small: checks that the bench works (figures mean little).
     #[arg(long)]
     quick: bool,
+    /// Orders in the intake run (default 20,000).
+    #[arg(long)]
+    orders: Option<usize>,
     /// Where the JSON report is written.
     #[arg(long, default_value = "bench.json")]
     out: PathBuf,
@@ -111,12 +114,12 @@ pub async fn run(args: BenchArgs) -> CmdResult {
             Scenario::Intake => {
                 intake::run(
                     &intake::Sizes {
-                        orders: if quick { 1_000 } else { 100_000 },
+                        orders: args.orders.unwrap_or(if quick { 1_000 } else { 20_000 }),
                         connections: 64,
                         paced_for: if quick {
                             Duration::from_millis(300)
                         } else {
-                            Duration::from_secs(6)
+                            Duration::from_secs(3)
                         },
                         paced_rate: if quick { 1_000.0 } else { 5_000.0 },
                     },
