@@ -307,7 +307,15 @@ async fn kill_9_at_random_loses_nothing_and_doubles_nothing() {
             pending.extend(rows.as_array().unwrap().iter().cloned());
         }
         let idle = shop.webhooks_idle(Duration::from_millis(10)).await;
-        if want == have && pending.is_empty() && idle {
+        // Every stored webhook applied (the inbox backlog is empty).
+        let backlog: i64 = json_of(&["connectors", "--format", "json", "--config", &config])
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["backlog"].as_i64().unwrap_or(0))
+            .sum();
+        if want == have && pending.is_empty() && idle && backlog == 0 {
             break;
         }
         if Instant::now() >= deadline {
@@ -358,7 +366,25 @@ async fn kill_9_at_random_loses_nothing_and_doubles_nothing() {
             .collect();
     let acked = shop.acknowledged_webhooks();
     let lost: Vec<&String> = acked.iter().filter(|id| !done.contains(*id)).collect();
-    assert!(lost.is_empty(), "acknowledged but not applied: {lost:?}");
+    let mut states = Vec::new();
+    for id in &lost {
+        let row = sqlx::query("SELECT id, state, error FROM inbox WHERE event_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+        states.push(row.map(|r| {
+            (
+                r.get::<i64, _>("id"),
+                r.get::<String, _>("state"),
+                r.get::<Option<String>, _>("error"),
+            )
+        }));
+    }
+    assert!(
+        lost.is_empty(),
+        "acknowledged but not applied: {lost:?}, in the inbox as {states:?}"
+    );
 
     // Every shipment at the channel exactly once.
     let state = shop.state();
