@@ -13,6 +13,7 @@ mod generate;
 mod handle;
 mod lifecycle;
 mod model;
+mod rest_api;
 mod schema;
 mod schema_push;
 mod search;

@@ -28,7 +28,7 @@ const RATE_LIMITS_DOC: &str = "https://shopify.dev/api/usage/rate-limits";
 /// What every handler shares.
 #[derive(Clone)]
 pub(crate) struct App {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     schema: SimSchema,
     cost: Arc<CostModel>,
 }
@@ -48,6 +48,10 @@ impl App {
 pub(crate) fn router(app: App) -> Router {
     Router::new()
         .route("/admin/api/{version}/graphql.json", post(graphql))
+        .route(
+            "/admin/api/{version}/orders.json",
+            get(crate::sim::rest_api::orders),
+        )
         .route("/_sim/state", get(state))
         .route("/_sim/faults", post(faults))
         .route("/_sim/products", post(add_product))

@@ -93,6 +93,8 @@ pub(crate) struct Shared {
     pub cfg: SimConfig,
     store: Mutex<Store>,
     pub bucket: Mutex<Bucket>,
+    /// The REST Admin API's leaky bucket (calls, not cost points).
+    pub rest_bucket: Mutex<Bucket>,
     pub counts: Counts,
     pub webhooks: WebhookQueue,
     pub faults: FaultQueue,
@@ -118,6 +120,12 @@ impl Shared {
                 fulfillment_ids: FulfillmentIds::default(),
             }),
             bucket: Mutex::new(bucket),
+            rest_bucket: Mutex::new(Bucket::new(
+                crate::sim::rest_api::REST_BUCKET,
+                crate::sim::rest_api::REST_LEAK,
+                !cfg.throttle,
+                tokio::time::Instant::now(),
+            )),
             counts: Counts::default(),
             webhooks: WebhookQueue::new(),
             faults: FaultQueue::default(),
@@ -359,6 +367,11 @@ impl Shared {
             .filter(|o| filter.matches(o))
             .cloned()
             .collect()
+    }
+
+    /// Every order, by id.
+    pub(crate) fn all_orders(&self) -> Vec<Arc<SimOrder>> {
+        lock(&self.store).orders.values().cloned().collect()
     }
 
     pub(crate) fn order(&self, id: u64) -> Option<Arc<SimOrder>> {
