@@ -237,19 +237,59 @@ pub(super) async fn parts_of(
         .collect())
 }
 
+/// [`parts_of`] for several channel SKUs at once (one statement).
+pub(super) async fn parts_of_many(
+    tx: &mut Tx,
+    connector: &str,
+    channel_skus: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<(String, i64)>>, StoreError> {
+    let mut out: std::collections::HashMap<String, Vec<(String, i64)>> = Default::default();
+    let distinct: BTreeSet<&str> = channel_skus.iter().copied().collect();
+    if distinct.is_empty() {
+        return Ok(out);
+    }
+    let placeholders: Vec<String> = (0..distinct.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT channel_sku, master_sku, quantity FROM sku_map WHERE connector = $1 AND channel_sku IN ({})
+         ORDER BY channel_sku, master_sku",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(connector);
+    for cs in &distinct {
+        q = q.bind(*cs);
+    }
+    for r in q.fetch_all(&mut **tx).await? {
+        out.entry(r.get("channel_sku"))
+            .or_default()
+            .push((r.get("master_sku"), r.get("quantity")));
+    }
+    Ok(out)
+}
+
 /// The units an order's lines need, bundles expanded.
 async fn needs_of(tx: &mut Tx, order_id: i64, connector: &str) -> Result<Vec<Need>, StoreError> {
     let lines = sqlx::query("SELECT external_id, channel_sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY position")
         .bind(order_id)
         .fetch_all(&mut **tx)
         .await?;
+    let skus: Vec<Option<String>> = lines.iter().map(|l| l.get("channel_sku")).collect();
+    let mapped = parts_of_many(
+        tx,
+        connector,
+        &skus
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .await?;
     let mut needs = Vec::new();
-    for l in &lines {
-        let Some(cs) = l.get::<Option<String>, _>("channel_sku") else {
+    for (l, cs) in lines.iter().zip(skus) {
+        let Some(cs) = cs else {
             continue;
         };
         let qty: i64 = l.get("quantity");
-        let mut parts = parts_of(tx, connector, &cs).await?;
+        let mut parts = mapped.get(&cs).cloned().unwrap_or_default();
         if parts.is_empty() {
             parts.push((cs.clone(), 1));
         }

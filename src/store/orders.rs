@@ -2,6 +2,7 @@
 //! path (poll pages, webhooks) goes through, and the reads behind
 //! `orders list` / `orders show`.
 
+use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use chansync_sdk::model::{
@@ -402,6 +403,70 @@ fn order_from_row(r: &sqlx::any::AnyRow) -> Result<Order, StoreError> {
     })
 }
 
+/// An order's lines, in one statement. A line id the channel lists twice is
+/// one line with the quantities added (PostgreSQL refuses an upsert that
+/// touches a row twice in one statement).
+async fn insert_lines(
+    tx: &mut Transaction<'static, Any>,
+    order_id: i64,
+    lines: &[chansync_sdk::model::ChannelLine],
+    skus: &[Option<String>],
+) -> Result<(), StoreError> {
+    let mut merged: Vec<(usize, i64)> = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        match merged
+            .iter_mut()
+            .find(|(j, _)| lines[*j].external_id == line.external_id)
+        {
+            Some((_, qty)) => *qty += line.quantity as i64,
+            None => merged.push((i, line.quantity as i64)),
+        }
+    }
+    if merged.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO order_lines (order_id, position, external_id, sku, channel_sku, title, quantity, unit_price,
+           total, tax, discount) VALUES ",
+    );
+    for n in 0..merged.len() {
+        let b = n * 10 + 1;
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8,
+            b + 9,
+            b + 10
+        ));
+    }
+    let mut q = sqlx::query(&sql).bind(order_id);
+    for (i, quantity) in &merged {
+        let line = &lines[*i];
+        q = q
+            .bind(*i as i64)
+            .bind(&line.external_id)
+            .bind(&skus[*i])
+            .bind(&line.channel_sku)
+            .bind(&line.title)
+            .bind(*quantity)
+            .bind(line.unit_price.to_string())
+            .bind(line.total.to_string())
+            .bind(line.tax.to_string())
+            .bind(line.discount.to_string());
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// The upsert: idempotent on (connector, external_id), monotonic on the
 /// channel's update time. Equal times with different content are applied
 /// (channels stamp whole seconds; a same-second change must not be lost).
@@ -439,23 +504,35 @@ pub(super) async fn apply_in(
     // in the allocations); an unmapped SKU is taken as the master SKU and the
     // channel is noted as listing it. A line without a SKU (a custom item, a
     // gift note) has nothing to stock or route.
+    let mapped = super::inventory::parts_of_many(
+        tx,
+        connector,
+        &o.lines
+            .iter()
+            .filter_map(|l| l.channel_sku.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .await?;
     let mut skus = Vec::with_capacity(o.lines.len());
+    let mut listed = BTreeSet::new();
     for line in &o.lines {
         let sku = match &line.channel_sku {
             Some(cs) => {
-                let parts = super::inventory::parts_of(tx, connector, cs).await?;
-                match parts.as_slice() {
+                let parts = mapped.get(cs).map(Vec::as_slice).unwrap_or_default();
+                match parts {
                     [(master, 1)] => Some(master.clone()),
                     [] => {
-                        sqlx::query(
-                            "INSERT INTO sku_map (connector, channel_sku, master_sku, quantity, source)
-                             VALUES ($1, $2, $3, 1, 'order') ON CONFLICT DO NOTHING",
-                        )
-                        .bind(connector)
-                        .bind(cs)
-                        .bind(cs)
-                        .execute(&mut **tx)
-                        .await?;
+                        if listed.insert(cs.clone()) {
+                            sqlx::query(
+                                "INSERT INTO sku_map (connector, channel_sku, master_sku, quantity, source)
+                                 VALUES ($1, $2, $3, 1, 'order') ON CONFLICT DO NOTHING",
+                            )
+                            .bind(connector)
+                            .bind(cs)
+                            .bind(cs)
+                            .execute(&mut **tx)
+                            .await?;
+                        }
                         Some(cs.clone())
                     }
                     _ => Some(cs.clone()),
@@ -553,27 +630,7 @@ pub(super) async fn apply_in(
             (id, false)
         }
     };
-    for (pos, (line, sku)) in o.lines.iter().zip(&skus).enumerate() {
-        sqlx::query(
-            "INSERT INTO order_lines (order_id, position, external_id, sku, channel_sku, title, quantity, unit_price,
-               total, tax, discount)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (order_id, external_id) DO UPDATE SET quantity = order_lines.quantity + excluded.quantity",
-        )
-        .bind(id)
-        .bind(pos as i64)
-        .bind(&line.external_id)
-        .bind(sku)
-        .bind(&line.channel_sku)
-        .bind(&line.title)
-        .bind(line.quantity as i64)
-        .bind(line.unit_price.to_string())
-        .bind(line.total.to_string())
-        .bind(line.tax.to_string())
-        .bind(line.discount.to_string())
-        .execute(&mut **tx)
-        .await?;
-    }
+    insert_lines(tx, id, &o.lines, &skus).await?;
     let settled = super::inventory::settle(tx, policy, id).await?;
     let status = settled.status.unwrap_or(status);
     let detail = serde_json::json!({

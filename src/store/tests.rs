@@ -119,6 +119,48 @@ async fn same_second_changes_are_applied_and_the_same_id_on_another_connector_is
     );
 }
 
+both!(lines_listed_twice_are_one_line_and_a_new_sku_is_listed_once);
+async fn lines_listed_twice_are_one_line_and_a_new_sku_is_listed_once(b: Backend) {
+    let (s, _d) = store(b).await;
+    s.map_sku("shop", "CH-1", "MUG-RED").await.unwrap();
+    let mut o = order("1", "2026-11-01T10:00:00Z", "10.00");
+    let mut again = o.lines[0].clone();
+    again.quantity = 2;
+    let mut new_a = o.lines[0].clone();
+    new_a.external_id = "l2".into();
+    new_a.channel_sku = Some("NEW-9".into());
+    let mut new_b = new_a.clone();
+    new_b.external_id = "l3".into();
+    o.lines.extend([again, new_a, new_b]);
+    for updated in ["2026-11-01T10:00:00Z", "2026-11-01T11:00:00Z"] {
+        o.updated_at = updated.parse().unwrap();
+        o.total += rust_decimal::Decimal::ONE;
+        s.apply_orders("shop", "shopify", &[inc(&o)]).await.unwrap();
+        let got = &s.list_orders(&OrderFilter::default()).await.unwrap()[0];
+        let lines: Vec<(&str, Option<&str>, u32)> = got
+            .lines
+            .iter()
+            .map(|l| (l.external_id.as_str(), l.sku.as_deref(), l.quantity))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("l1", Some("MUG-RED"), 3),
+                ("l2", Some("NEW-9"), 1),
+                ("l3", Some("NEW-9"), 1)
+            ],
+            "after the version of {updated}"
+        );
+    }
+    let mapped: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sku_map WHERE connector = 'shop' AND channel_sku = 'NEW-9'",
+    )
+    .fetch_one(&s.reader)
+    .await
+    .unwrap();
+    assert_eq!(mapped, 1);
+}
+
 both!(skus_map_and_a_line_without_sku_keeps_a_null_sku);
 async fn skus_map_and_a_line_without_sku_keeps_a_null_sku(b: Backend) {
     let (s, _d) = store(b).await;
